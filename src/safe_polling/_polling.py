@@ -1,0 +1,201 @@
+"""The one supported path that starts polling, and the one that stops it."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+from telegram.ext import Application
+
+from ._errors import PollingErrorCallback
+from ._fence import Fence, install_fence, remove_fence
+
+__all__ = ["safe_start_polling", "safe_stop_polling"]
+
+logger = logging.getLogger("safe_polling")
+
+AnyApplication = Application[Any, Any, Any, Any, Any, Any]
+
+# The process-wide guard. A threading lock, not an asyncio one: it must hold
+# across event loops and threads, and it is only held for a flag flip.
+_guard_lock = threading.Lock()
+_polling_app: AnyApplication | None = None
+
+
+def _claim_guard(application: AnyApplication) -> bool:
+    global _polling_app
+    with _guard_lock:
+        if _polling_app is not None:
+            return False
+        _polling_app = application
+        return True
+
+
+def _release_guard(application: AnyApplication) -> None:
+    global _polling_app
+    with _guard_lock:
+        if _polling_app is application:
+            _polling_app = None
+
+
+def _reset_guard_for_tests() -> None:
+    global _polling_app
+    with _guard_lock:
+        _polling_app = None
+
+
+async def safe_start_polling(
+    application: AnyApplication,
+    *,
+    drop_updates: bool = True,
+    allowed_updates: Sequence[str] | None = None,
+    poll_interval: float = 0.0,
+    timeout: int = 10,
+    error_callback: PollingErrorCallback | None = None,
+) -> bool:
+    """Start polling, once per process: delete the webhook, initialize, start, poll.
+
+    This is the only supported way to start polling with safe-polling. It
+    follows the seed's fix for the 409 Conflict:
+
+    1. A process-wide guard: while one application polls through this function,
+       any second call (concurrent or later, with any application) logs
+       ``⚠️ Polling already started; skip second start`` and starts nothing.
+       :func:`safe_stop_polling` releases the guard.
+    2. ``deleteWebhook(drop_pending_updates=drop_updates)``, because a webhook
+       that is still set makes every getUpdates fail with 409. A failure here
+       is logged and is not fatal.
+    3. ``application.initialize()``, ``application.start()`` and
+       ``application.updater.start_polling(...)`` with a
+       :class:`PollingErrorCallback`, so a 409 becomes one clear warning
+       instead of a traceback per retry.
+
+    It logs, at INFO on the ``safe_polling`` logger, in this order::
+
+        🗑️ Deleting webhook and dropping pending updates...
+        🔧 Initializing application...
+        📡 Starting polling...
+        ✅ Polling started successfully!
+
+    It does not call ``post_init`` (like PTB's own manual start); use
+    :func:`run_polling` for the full lifecycle with signals, hooks and the lease.
+
+    Args:
+        application: The PTB application (with an updater).
+        drop_updates: Drop updates that arrived while the bot was down.
+        allowed_updates: Passed to ``start_polling``.
+        poll_interval: Passed to ``start_polling``.
+        timeout: Long-polling timeout in seconds, passed to ``start_polling``.
+        error_callback: Replaces the default :class:`PollingErrorCallback`.
+
+    Returns:
+        :obj:`True` if this call started polling, :obj:`False` if the guard
+        skipped it.
+
+    Raises:
+        telegram.error.InvalidToken: Telegram rejected the token (the guard is
+            released and the application shut down again).
+
+    Example:
+        .. code-block:: python
+
+            from safe_polling import safe_start_polling, safe_stop_polling
+
+            async def main() -> None:
+                application = ApplicationBuilder().token(TOKEN).build()
+                await safe_start_polling(application, drop_updates=True)
+                ...  # run until you want to stop
+                await safe_stop_polling(application)
+
+    .. versionadded:: 0.1.0
+    """
+    return await _start(
+        application,
+        drop_updates=drop_updates,
+        allowed_updates=allowed_updates,
+        poll_interval=poll_interval,
+        timeout=timeout,
+        error_callback=error_callback,
+    )
+
+
+async def _start(
+    application: AnyApplication,
+    *,
+    drop_updates: bool,
+    allowed_updates: Sequence[str] | None,
+    poll_interval: float,
+    timeout: int,
+    error_callback: PollingErrorCallback | None,
+    fence: Fence | None = None,
+    call_post_init: bool = False,
+) -> bool:
+    if application.updater is None:
+        raise ValueError("safe_start_polling needs an Application built with an Updater")
+    if not _claim_guard(application):
+        logger.warning("⚠️ Polling already started; skip second start")
+        return False
+    try:
+        await _delete_webhook(application, drop_updates)
+        logger.info("🔧 Initializing application...")
+        await application.initialize()
+        if call_post_init and application.post_init:
+            await application.post_init(application)
+        logger.info("📡 Starting polling...")
+        if fence is not None:
+            install_fence(application.bot, fence)
+        await application.start()
+        await application.updater.start_polling(
+            poll_interval=poll_interval,
+            timeout=timeout,
+            allowed_updates=allowed_updates,
+            drop_pending_updates=drop_updates,
+            error_callback=error_callback or PollingErrorCallback(),
+        )
+    except BaseException:
+        await _stop(application, call_post_stop=False)
+        raise
+    logger.info("✅ Polling started successfully!")
+    return True
+
+
+async def _delete_webhook(application: AnyApplication, drop_updates: bool) -> None:
+    if drop_updates:
+        logger.info("🗑️ Deleting webhook and dropping pending updates...")
+    else:
+        logger.info("🗑️ Deleting webhook...")
+    try:
+        await application.bot.delete_webhook(drop_pending_updates=drop_updates)
+    except Exception as exc:
+        # Not fatal: PTB's start_polling deletes the webhook again in its
+        # bootstrap, and a real problem (bad token) surfaces in initialize().
+        logger.warning("⚠️ deleteWebhook failed (non-fatal): %s: %s", type(exc).__name__, exc)
+
+
+async def safe_stop_polling(application: AnyApplication) -> None:
+    """Stop what :func:`safe_start_polling` started, and release the guard.
+
+    In PTB's order: ``updater.stop()`` (which confirms the fetched updates to
+    Telegram), ``application.stop()`` (which finishes the updates in flight),
+    ``application.shutdown()``. Safe to call when polling is not running. After
+    it returns, this process may start polling again.
+
+    .. versionadded:: 0.1.0
+    """
+    await _stop(application, call_post_stop=False)
+
+
+async def _stop(application: AnyApplication, *, call_post_stop: bool) -> None:
+    try:
+        if application.updater is not None and application.updater.running:
+            await application.updater.stop()
+        if application.running:
+            await application.stop()
+            if call_post_stop and application.post_stop:
+                await application.post_stop(application)
+        remove_fence(application.bot)
+        await application.shutdown()
+    finally:
+        _release_guard(application)

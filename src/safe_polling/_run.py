@@ -1,0 +1,275 @@
+"""``run_polling``: the blocking entry point with signals, preflight and the lease."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+from collections.abc import Awaitable, Sequence
+from typing import TYPE_CHECKING, Any, Literal
+
+from telegram.error import InvalidToken
+
+from ._polling import AnyApplication, _start, _stop
+from ._redaction import install_redaction
+
+if TYPE_CHECKING:
+    from ._preflight import PreflightCheck
+    from .lease import PollingLease
+
+__all__ = ["run_polling"]
+
+logger = logging.getLogger("safe_polling")
+
+_DEFAULT_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+def run_polling(
+    application: AnyApplication,
+    *,
+    drop_updates: bool = True,
+    allowed_updates: Sequence[str] | None = None,
+    poll_interval: float = 0.0,
+    timeout: int = 10,
+    lease: PollingLease | Literal["env"] | None = "env",
+    preflight: bool = True,
+    preflight_checks: Sequence[PreflightCheck] = (),
+    database_url: str | None = None,
+    shutdown_timeout: float = 25.0,
+    stop_signals: Sequence[int] = _DEFAULT_SIGNALS,
+    configure_logging: bool = True,
+) -> None:
+    """Run the bot until SIGINT/SIGTERM: preflight, lease, poll, stop cleanly.
+
+    The blocking entry point to call from ``main()`` instead of
+    ``application.run_polling()``. In order, it:
+
+    1. masks secrets in all log output (:func:`install_redaction`);
+    2. runs the preflight (:func:`run_preflight`) and, when it fails, logs the
+       failed checks and exits with status 1 instead of crash-looping with
+       tracebacks;
+    3. takes the polling lease, so that exactly one instance polls this token
+       across processes and hosts; while another instance holds it, this one
+       logs ``⏳ Another instance holds the polling lease (...); standing by``
+       once and waits as a hot standby (no getUpdates, no deleteWebhook);
+    4. starts polling through :func:`safe_start_polling`, calling
+       ``post_init`` after ``initialize()`` like PTB does;
+    5. polls until a stop signal arrives or the lease is lost. On a lost
+       lease it stops polling at once and goes back to step 3 without exiting;
+    6. on SIGINT/SIGTERM stops in PTB's order (``updater.stop``, ``stop``,
+       ``post_stop``, ``shutdown``) within *shutdown_timeout* seconds, releases
+       the lease so the standby takes over at once, calls ``post_shutdown``
+       and returns.
+
+    Args:
+        application: The PTB application.
+        drop_updates: Drop updates that arrived while no instance polled.
+        allowed_updates: Passed to ``start_polling``.
+        poll_interval: Passed to ``start_polling``.
+        timeout: Long-polling timeout in seconds.
+        lease: A :class:`safe_polling.lease.PollingLease`, ``"env"`` (default:
+            chosen by :func:`safe_polling.lease.lease_from_env` from
+            ``SAFE_POLLING_LEASE`` and ``DATABASE_URL``) or :obj:`None` for
+            no cross-process lease (one process only).
+        preflight: Run the preflight first.
+        preflight_checks: Extra checks for the preflight.
+        database_url: The database the preflight checks (default:
+            ``DATABASE_URL`` from the environment, when set).
+        shutdown_timeout: Seconds allowed for a graceful stop; keep it below
+            the host's kill delay (Render: ``maxShutdownDelaySeconds``,
+            default 30).
+        stop_signals: Signals that stop the bot.
+        configure_logging: When the root logger has no handler yet, set up
+            INFO logging to stderr and quiet httpx's per-request lines.
+
+    Raises:
+        SystemExit: With status 1 when the preflight fails or Telegram
+            rejects the token.
+
+    Example:
+        .. code-block:: python
+
+            from telegram.ext import ApplicationBuilder
+            from safe_polling import logging_error_handler, run_polling
+
+            def main() -> None:
+                application = ApplicationBuilder().token(TOKEN).build()
+                application.add_error_handler(logging_error_handler)
+                run_polling(application)
+
+    .. versionadded:: 0.1.0
+    """
+    if configure_logging:
+        _configure_logging()
+    install_redaction(application.bot.token)
+    runner = _Runner(
+        application,
+        start_options={
+            "drop_updates": drop_updates,
+            "allowed_updates": allowed_updates,
+            "poll_interval": poll_interval,
+            "timeout": timeout,
+        },
+        lease=lease,
+        preflight=preflight,
+        preflight_checks=preflight_checks,
+        database_url=database_url if database_url is not None else os.environ.get("DATABASE_URL"),
+        shutdown_timeout=shutdown_timeout,
+        stop_signals=stop_signals,
+    )
+    try:
+        asyncio.run(runner.run())
+    except InvalidToken as exc:
+        logger.error("❌ Telegram rejected the bot token (%s); not starting", exc)
+        raise SystemExit(1) from None
+
+
+def _configure_logging() -> None:
+    root = logging.getLogger()
+    if root.handlers:
+        return
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)-7s %(name)s: %(message)s"
+    )
+    # httpx logs one INFO line per request: a long-polling bot would log every
+    # getUpdates forever.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+class _Runner:
+    def __init__(
+        self,
+        application: AnyApplication,
+        *,
+        start_options: dict[str, Any],
+        lease: PollingLease | Literal["env"] | None,
+        preflight: bool,
+        preflight_checks: Sequence[PreflightCheck],
+        database_url: str | None,
+        shutdown_timeout: float,
+        stop_signals: Sequence[int],
+    ) -> None:
+        self.app = application
+        self.start_options = start_options
+        self.lease_option = lease
+        self.lease: PollingLease | None = None
+        self.preflight = preflight
+        self.preflight_checks = preflight_checks
+        self.database_url = database_url
+        self.shutdown_timeout = shutdown_timeout
+        self.stop_signals = stop_signals
+        self.stopping = asyncio.Event()
+
+    async def run(self) -> None:
+        self._install_signal_handlers()
+        self.lease = self._resolve_lease()
+        try:
+            if self.preflight and not await self._preflight_passed():
+                raise SystemExit(1)
+            while not self.stopping.is_set():
+                if self.lease is not None and not await self._acquire_lease(self.lease):
+                    break
+                await self._lead()
+        finally:
+            if self.lease is not None:
+                await self.lease.aclose()
+            if self.app.post_shutdown:
+                await self.app.post_shutdown(self.app)
+
+    def _install_signal_handlers(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in self.stop_signals:
+            loop.add_signal_handler(sig, self._on_signal, sig)
+
+    def _on_signal(self, sig: int) -> None:
+        if not self.stopping.is_set():
+            logger.info("🛑 Received %s: stopping", signal.Signals(sig).name)
+        self.stopping.set()
+
+    def _resolve_lease(self) -> PollingLease | None:
+        if self.lease_option != "env":
+            return self.lease_option
+        from .lease import lease_from_env
+
+        return lease_from_env(token=self.app.bot.token)
+
+    async def _preflight_passed(self) -> bool:
+        from ._preflight import run_preflight
+
+        report = await run_preflight(
+            token=self.app.bot.token,
+            base_url=_ptb_base_url(self.app),
+            database_url=self.database_url,
+            lease=self.lease,
+            extra_checks=self.preflight_checks,
+        )
+        for line in report.lines():
+            logger.info("%s", line) if report.ok else logger.error("%s", line)
+        return report.ok
+
+    async def _acquire_lease(self, lease: PollingLease) -> bool:
+        """Wait as a hot standby until *lease* is ours; False if told to stop first."""
+        if not await lease.try_acquire():
+            holder = await lease.holder()
+            logger.info(
+                "⏳ Another instance holds the polling lease (%s); standing by",
+                holder if holder is not None else "unknown holder",
+            )
+            if not await self._until_stopped(lease.acquire()):
+                return False
+        logger.info("👑 Acquired the polling lease (%s)", lease.describe())
+        return True
+
+    async def _lead(self) -> None:
+        lease = self.lease
+        started = await _start(
+            self.app, **self.start_options, error_callback=None, fence=lease, call_post_init=True
+        )
+        if not started:  # another application polls in this process: nothing to lead
+            await self.stopping.wait()
+            return
+        if lease is None:
+            await self.stopping.wait()
+        elif await self._until_stopped(lease.wait_lost()):
+            logger.warning(
+                "🛑 Lost the polling lease (%s): stopped polling; standing by", lease.describe()
+            )
+        await self._step_down()
+
+    async def _step_down(self) -> None:
+        try:
+            async with asyncio.timeout(self.shutdown_timeout):
+                await _stop(self.app, call_post_stop=True)
+        except TimeoutError:
+            logger.error(
+                "❌ Graceful stop took longer than %.0f s; releasing the lease anyway",
+                self.shutdown_timeout,
+            )
+        if self.lease is not None:
+            await self.lease.release()
+
+    async def _until_stopped(self, awaitable: Awaitable[Any]) -> bool:
+        """Await *awaitable* unless a stop signal comes first; True if it finished."""
+        task = asyncio.ensure_future(awaitable)
+        stop = asyncio.ensure_future(self.stopping.wait())
+        try:
+            await asyncio.wait({task, stop}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for pending in (task, stop):
+                if not pending.done():
+                    pending.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await pending
+        if task.done() and not task.cancelled():
+            task.result()  # re-raise its error, if any
+            return True
+        return False
+
+
+def _ptb_base_url(application: AnyApplication) -> str:
+    """The bot's API base URL in PTB's ``base_url`` form (without the token)."""
+    token = application.bot.token
+    base: str = application.bot.base_url
+    return base[: -len(token)] if base.endswith(token) else base.replace(token, "{token}")

@@ -1,0 +1,77 @@
+"""Shared fixtures: real PostgreSQL and Redis from the machine, the fake Bot API.
+
+PostgreSQL and Redis are real servers (defaults: the local ones at 127.0.0.1).
+When one is unreachable its tests are skipped locally, but with
+``SAFE_POLLING_REQUIRE_SERVICES=1`` (set by ``.ci/run``) they fail, and any
+skipped test at all fails the session: a skipped database test in CI is a
+failure, not a pass.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Iterator
+from urllib.parse import urlsplit
+
+import pytest
+
+pytest_plugins = ["safe_polling.testing.pytest_plugin"]
+
+PG_DSN = os.environ.get("SAFE_POLLING_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+REDIS_URL = os.environ.get("SAFE_POLLING_TEST_REDIS", "redis://127.0.0.1:6379/0")
+REQUIRE_SERVICES = os.environ.get("SAFE_POLLING_REQUIRE_SERVICES") == "1"
+
+
+def _reachable(url: str, default_port: int) -> bool:
+    parts = urlsplit(url)
+    try:
+        with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or default_port), 2):
+            return True
+    except OSError:
+        return False
+
+
+def _need(url: str, default_port: int, what: str) -> str:
+    if _reachable(url, default_port):
+        return url
+    message = f"{what} is not reachable at {urlsplit(url).netloc.rsplit('@', 1)[-1]}"
+    if REQUIRE_SERVICES:
+        pytest.fail(message + " (SAFE_POLLING_REQUIRE_SERVICES=1)")
+    pytest.skip(message)
+
+
+@pytest.fixture
+def pg_dsn() -> str:
+    """DSN of the real PostgreSQL test database."""
+    return _need(PG_DSN, 5432, "PostgreSQL")
+
+
+@pytest.fixture
+def redis_url() -> str:
+    """URL of the real Redis server."""
+    return _need(REDIS_URL, 6379, "Redis")
+
+
+@pytest.fixture(autouse=True)
+def _reset_polling_guard() -> Iterator[None]:
+    """Each test starts with the process-wide polling guard released."""
+    yield
+    try:
+        from safe_polling._polling import _reset_guard_for_tests
+    except ImportError:  # foundation not built yet
+        return
+    _reset_guard_for_tests()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if not REQUIRE_SERVICES:
+        return
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    skipped = len(reporter.stats.get("skipped", [])) if reporter else 0
+    if skipped and exitstatus == 0:
+        session.exitstatus = 1
+        if reporter:
+            reporter.write_line(
+                f"FAILED: {skipped} test(s) skipped with SAFE_POLLING_REQUIRE_SERVICES=1", red=True
+            )

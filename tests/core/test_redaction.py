@@ -1,0 +1,59 @@
+"""Secrets never reach a log line: tokens, URL passwords, registered secrets."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from safe_polling import install_redaction, redact
+
+TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
+
+
+def test_redact_masks_token_in_bot_api_url_but_keeps_bot_id() -> None:
+    text = redact(f"HTTP Request: POST https://api.telegram.org/bot{TOKEN}/getUpdates")
+    assert "AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw" not in text
+    assert "bot123456789:***/getUpdates" in text
+
+
+def test_redact_masks_database_url_password() -> None:
+    assert redact("postgres://kie:s3cr3t-pw@db.example/kie") == "postgres://kie:***@db.example/kie"
+
+
+def test_redact_leaves_ordinary_text_alone() -> None:
+    text = "user 42 paid 10:30 for 3 credits at https://example.org/a:b"
+    assert redact(text) == text
+
+
+def test_registered_secret_is_masked_everywhere(caplog: pytest.LogCaptureFixture) -> None:
+    install_redaction("kie-key-0123456789abcdef")
+    with caplog.at_level(logging.INFO):
+        logging.getLogger("some.library").info("calling with key=%s", "kie-key-0123456789abcdef")
+    assert "kie-key-0123456789abcdef" not in caplog.text
+    assert "key=***" in caplog.text
+
+
+def test_records_from_any_logger_and_exception_text_are_masked(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    install_redaction()
+    with caplog.at_level(logging.DEBUG):
+        logging.getLogger("httpx").info("HTTP Request: GET https://x/bot%s/getMe", TOKEN)
+        try:
+            raise ValueError(f"The token `{TOKEN}` was rejected by the server.")
+        except ValueError:
+            logging.getLogger("telegram.ext").exception("boom")
+    formatted = "\n".join(logging.Formatter().format(r) for r in caplog.records)
+    assert "AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw" not in caplog.text
+    assert "AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw" not in formatted
+    assert "123456789:***" in formatted
+
+
+def test_install_is_idempotent() -> None:
+    install_redaction()
+    installed = logging.getLogRecordFactory()
+    install_redaction("another-secret-value")
+    assert logging.getLogRecordFactory() is installed  # no stacking of factories
+    record = logging.getLogRecordFactory()("n", logging.INFO, "f", 1, TOKEN, None, None)
+    assert record.getMessage() == "123456789:***"
