@@ -10,7 +10,8 @@ from typing import Any
 from telegram.ext import Application
 
 from ._errors import PollingErrorCallback
-from ._fence import Fence, install_fence, remove_fence
+from ._gate import Fence, install_gate, remove_gate
+from ._status import PollingStatus
 
 __all__ = ["safe_start_polling", "safe_stop_polling"]
 
@@ -130,6 +131,7 @@ async def _start(
     timeout: int,
     error_callback: PollingErrorCallback | None,
     fence: Fence | None = None,
+    status: PollingStatus | None = None,
     call_post_init: bool = False,
 ) -> bool:
     if application.updater is None:
@@ -144,8 +146,7 @@ async def _start(
         if call_post_init and application.post_init:
             await application.post_init(application)
         logger.info("📡 Starting polling...")
-        if fence is not None:
-            install_fence(application.bot, fence)
+        install_gate(application.bot, fence, status)
         await application.start()
         await application.updater.start_polling(
             poll_interval=poll_interval,
@@ -195,7 +196,7 @@ async def _stop(application: AnyApplication, *, call_post_stop: bool) -> None:
             await application.stop()
             if call_post_stop and application.post_stop:
                 await application.post_stop(application)
-        remove_fence(application.bot)
+        remove_gate(application.bot)
         await application.shutdown()
     finally:
         _release_guard(application)

@@ -8,12 +8,16 @@ import logging
 import os
 import signal
 from collections.abc import Awaitable, Sequence
-from typing import TYPE_CHECKING, Any, Literal
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from telegram.error import InvalidToken
 
+from ._health import HealthServer, health_port_from_env
 from ._polling import AnyApplication, _start, _stop
 from ._redaction import install_redaction
+from ._status import PollingStatus
+from ._watchdog import LoopWatchdog, watchdog_from_env
 
 if TYPE_CHECKING:
     from ._preflight import PreflightCheck
@@ -24,6 +28,7 @@ __all__ = ["run_polling"]
 logger = logging.getLogger("safe_polling")
 
 _DEFAULT_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+_T = TypeVar("_T")
 
 
 def run_polling(
@@ -39,6 +44,8 @@ def run_polling(
     database_url: str | None = None,
     shutdown_timeout: float = 25.0,
     stop_signals: Sequence[int] = _DEFAULT_SIGNALS,
+    watchdog: float | Literal["env"] | None = "env",
+    health_port: int | Literal["env"] | None = "env",
     configure_logging: bool = True,
 ) -> None:
     """Run the bot until SIGINT/SIGTERM: preflight, lease, poll, stop cleanly.
@@ -81,6 +88,12 @@ def run_polling(
             the host's kill delay (Render: ``maxShutdownDelaySeconds``,
             default 30).
         stop_signals: Signals that stop the bot.
+        watchdog: Warn when the event loop is blocked longer than this many
+            seconds (:class:`LoopWatchdog`); ``"env"`` (default) reads
+            ``SAFE_POLLING_WATCHDOG`` (unset: off).
+        health_port: Serve ``GET /healthz`` on this port (:class:`HealthServer`),
+            bound before anything else; ``"env"`` (default) reads
+            ``SAFE_POLLING_HEALTH_PORT`` (unset: off; ``PORT`` means ``$PORT``).
         configure_logging: When the root logger has no handler yet, set up
             INFO logging to stderr and quiet httpx's per-request lines.
 
@@ -104,23 +117,28 @@ def run_polling(
     if configure_logging:
         _configure_logging()
     install_redaction(application.bot.token)
-    runner = _Runner(
-        application,
-        start_options={
-            "drop_updates": drop_updates,
-            "allowed_updates": allowed_updates,
-            "poll_interval": poll_interval,
-            "timeout": timeout,
-        },
-        lease=lease,
-        preflight=preflight,
-        preflight_checks=preflight_checks,
-        database_url=database_url if database_url is not None else os.environ.get("DATABASE_URL"),
-        shutdown_timeout=shutdown_timeout,
-        stop_signals=stop_signals,
-    )
     try:
-        asyncio.run(runner.run())
+        options = _Options(
+            start={
+                "drop_updates": drop_updates,
+                "allowed_updates": allowed_updates,
+                "poll_interval": poll_interval,
+                "timeout": timeout,
+            },
+            lease=lease,
+            preflight=preflight,
+            preflight_checks=preflight_checks,
+            database_url=database_url if database_url is not None else os.getenv("DATABASE_URL"),
+            shutdown_timeout=shutdown_timeout,
+            stop_signals=stop_signals,
+            watchdog=watchdog_from_env() if watchdog == "env" else watchdog,
+            health_port=health_port_from_env() if health_port == "env" else health_port,
+        )
+    except ValueError as exc:
+        logger.error("❌ Invalid configuration: %s", exc)
+        raise SystemExit(1) from None
+    try:
+        asyncio.run(_Runner(application, options).run())
     except InvalidToken as exc:
         logger.error("❌ Telegram rejected the bot token (%s); not starting", exc)
         raise SystemExit(1) from None
@@ -138,59 +156,66 @@ def _configure_logging() -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
+@dataclass(frozen=True)
+class _Options:
+    start: dict[str, Any]
+    lease: PollingLease | Literal["env"] | None
+    preflight: bool
+    preflight_checks: Sequence[PreflightCheck]
+    database_url: str | None
+    shutdown_timeout: float
+    stop_signals: Sequence[int]
+    watchdog: float | None
+    health_port: int | None
+
+
 class _Runner:
-    def __init__(
-        self,
-        application: AnyApplication,
-        *,
-        start_options: dict[str, Any],
-        lease: PollingLease | Literal["env"] | None,
-        preflight: bool,
-        preflight_checks: Sequence[PreflightCheck],
-        database_url: str | None,
-        shutdown_timeout: float,
-        stop_signals: Sequence[int],
-    ) -> None:
+    def __init__(self, application: AnyApplication, options: _Options) -> None:
         self.app = application
-        self.start_options = start_options
-        self.lease_option = lease
+        self.options = options
         self.lease: PollingLease | None = None
-        self.preflight = preflight
-        self.preflight_checks = preflight_checks
-        self.database_url = database_url
-        self.shutdown_timeout = shutdown_timeout
-        self.stop_signals = stop_signals
         self.stopping = asyncio.Event()
+        self.status = PollingStatus(version=_version())
 
     async def run(self) -> None:
         self._install_signal_handlers()
-        self.lease = self._resolve_lease()
-        try:
-            if self.preflight and not await self._preflight_passed():
+        async with contextlib.AsyncExitStack() as stack:
+            # The health port first: Render's port scan must find it even
+            # while the preflight runs or this instance stands by.
+            if self.options.health_port is not None:
+                health = HealthServer(self.status, port=self.options.health_port)
+                await _or_exit(health.start(), "cannot serve the health port")
+                stack.push_async_callback(health.stop)
+            if self.options.watchdog is not None:
+                watchdog = LoopWatchdog(threshold=self.options.watchdog, application=self.app)
+                await watchdog.start()
+                stack.push_async_callback(watchdog.stop)
+            if self.app.post_shutdown:
+                stack.push_async_callback(self.app.post_shutdown, self.app)
+            self.lease = await _or_exit(self._resolve_lease(), "invalid polling lease")
+            if self.lease is not None:
+                stack.push_async_callback(self.lease.aclose)
+            if self.options.preflight and not await self._preflight_passed():
                 raise SystemExit(1)
             while not self.stopping.is_set():
                 if self.lease is not None and not await self._acquire_lease(self.lease):
                     break
                 await self._lead()
-        finally:
-            if self.lease is not None:
-                await self.lease.aclose()
-            if self.app.post_shutdown:
-                await self.app.post_shutdown(self.app)
 
     def _install_signal_handlers(self) -> None:
         loop = asyncio.get_running_loop()
-        for sig in self.stop_signals:
+        for sig in self.options.stop_signals:
             loop.add_signal_handler(sig, self._on_signal, sig)
 
     def _on_signal(self, sig: int) -> None:
         if not self.stopping.is_set():
             logger.info("🛑 Received %s: stopping", signal.Signals(sig).name)
         self.stopping.set()
+        self.status.set_role("stopping")
 
-    def _resolve_lease(self) -> PollingLease | None:
-        if self.lease_option != "env":
-            return self.lease_option
+    async def _resolve_lease(self) -> PollingLease | None:
+        if self.options.lease != "env":
+            return self.options.lease
         from .lease import lease_from_env
 
         return lease_from_env(token=self.app.bot.token)
@@ -201,9 +226,9 @@ class _Runner:
         report = await run_preflight(
             token=self.app.bot.token,
             base_url=_ptb_base_url(self.app),
-            database_url=self.database_url,
+            database_url=self.options.database_url,
             lease=self.lease,
-            extra_checks=self.preflight_checks,
+            extra_checks=self.options.preflight_checks,
         )
         for line in report.lines():
             logger.info("%s", line) if report.ok else logger.error("%s", line)
@@ -211,6 +236,7 @@ class _Runner:
 
     async def _acquire_lease(self, lease: PollingLease) -> bool:
         """Wait as a hot standby until *lease* is ours; False if told to stop first."""
+        self.status.set_role("standby")
         if not await lease.try_acquire():
             holder = await lease.holder()
             logger.info(
@@ -224,8 +250,14 @@ class _Runner:
 
     async def _lead(self) -> None:
         lease = self.lease
+        self.status.set_role("leader")
         started = await _start(
-            self.app, **self.start_options, error_callback=None, fence=lease, call_post_init=True
+            self.app,
+            **self.options.start,
+            error_callback=None,
+            fence=lease,
+            status=self.status,
+            call_post_init=True,
         )
         if not started:  # another application polls in this process: nothing to lead
             await self.stopping.wait()
@@ -240,12 +272,12 @@ class _Runner:
 
     async def _step_down(self) -> None:
         try:
-            async with asyncio.timeout(self.shutdown_timeout):
+            async with asyncio.timeout(self.options.shutdown_timeout):
                 await _stop(self.app, call_post_stop=True)
         except TimeoutError:
             logger.error(
                 "❌ Graceful stop took longer than %.0f s; releasing the lease anyway",
-                self.shutdown_timeout,
+                self.options.shutdown_timeout,
             )
         if self.lease is not None:
             await self.lease.release()
@@ -266,6 +298,21 @@ class _Runner:
             task.result()  # re-raise its error, if any
             return True
         return False
+
+
+async def _or_exit(awaitable: Awaitable[_T], what: str) -> _T:
+    """Await a start-up step; a configuration error ends the run with status 1."""
+    try:
+        return await awaitable
+    except (OSError, ValueError) as exc:
+        logger.error("❌ %s: %s", what, exc)
+        raise SystemExit(1) from None
+
+
+def _version() -> str:
+    from . import __version__
+
+    return __version__
 
 
 def _ptb_base_url(application: AnyApplication) -> str:

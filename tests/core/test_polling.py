@@ -92,7 +92,7 @@ async def test_two_concurrent_starts_give_one_poller(
 ) -> None:
     caplog.set_level(logging.INFO)
     first, second = build_app(api), build_app(api)
-    results = await asyncio.gather(safe_start_polling(first), safe_start_polling(second))
+    results = await asyncio.gather(safe_start_polling(first, timeout=1), safe_start_polling(second, timeout=1))
     try:
         assert sorted(results) == [False, True]
         await wait_until(lambda: api.stats.get_updates_calls >= 3)
@@ -109,7 +109,7 @@ async def test_two_sequential_starts_give_one_poller(
 ) -> None:
     caplog.set_level(logging.INFO)
     app = build_app(api)
-    assert await safe_start_polling(app) is True
+    assert await safe_start_polling(app, timeout=1) is True
     try:
         assert await safe_start_polling(app) is False
         assert await safe_start_polling(build_app(api)) is False
@@ -200,7 +200,7 @@ async def test_rival_poller_gives_one_clear_warning_not_a_traceback_storm(
 async def test_webhook_set_elsewhere_is_deleted_before_polling(api: FakeBotAPI) -> None:
     api.set_webhook("https://elsewhere.example/hook")
     app = build_app(api)
-    await safe_start_polling(app)
+    await safe_start_polling(app, timeout=1)
     try:
         await wait_until(lambda: api.stats.get_updates_calls >= 2)
         assert api.stats.conflicts_total == 0

@@ -1,10 +1,11 @@
-"""A gate in front of every getUpdates request: the lease fence.
+"""A gate in front of every getUpdates request: the lease fence and the clock.
 
 PTB's Updater calls ``bot.get_updates`` from its own loop; the only public seam
 in front of each of those calls is the bot's ``get_updates_request`` (a
 :class:`telegram.request.BaseRequest`, used for getUpdates and nothing else).
 Wrapping it lets the leader check "do I still hold the lease?" right before
-every getUpdates, without forking PTB's polling loop.
+every getUpdates, and stamp each successful one for the health endpoint,
+without forking PTB's polling loop.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import logging
 from typing import Any, Protocol
 
 from telegram.request import BaseRequest, RequestData
+
+from ._status import PollingStatus
 
 logger = logging.getLogger("safe_polling")
 
@@ -33,12 +36,15 @@ class Fence(Protocol):
         """Return if the lease is surely held, raise if not."""
 
 
-class FencedRequest(BaseRequest):
-    """Delegates to *inner*, but only after *fence* confirms the lease."""
+class GetUpdatesGate(BaseRequest):
+    """Delegates to *inner*, but only after *fence* (if any) confirms the lease."""
 
-    def __init__(self, inner: BaseRequest, fence: Fence) -> None:
+    def __init__(
+        self, inner: BaseRequest, fence: Fence | None, status: PollingStatus | None
+    ) -> None:
         self.inner = inner
         self._fence = fence
+        self._status = status
         self.closed = False
 
     @property
@@ -61,7 +67,7 @@ class FencedRequest(BaseRequest):
         connect_timeout: Any = BaseRequest.DEFAULT_NONE,
         pool_timeout: Any = BaseRequest.DEFAULT_NONE,
     ) -> tuple[int, bytes]:
-        if not self.closed:
+        if self._fence is not None and not self.closed:
             try:
                 await self._fence.ensure_held()
             except Exception as exc:
@@ -71,7 +77,7 @@ class FencedRequest(BaseRequest):
             if _is_long_poll(request_data):
                 await asyncio.sleep(_CLOSED_FENCE_PAUSE)
             return 200, _EMPTY_UPDATES
-        return await self.inner.do_request(
+        code, payload = await self.inner.do_request(
             url,
             method,
             request_data,
@@ -80,6 +86,9 @@ class FencedRequest(BaseRequest):
             connect_timeout=connect_timeout,
             pool_timeout=pool_timeout,
         )
+        if code == 200 and self._status is not None:
+            self._status.mark_get_updates_ok()
+        return code, payload
 
 
 def _is_long_poll(request_data: RequestData | None) -> bool:
@@ -88,17 +97,19 @@ def _is_long_poll(request_data: RequestData | None) -> bool:
     return timeout not in (None, "0", "0.0")
 
 
-def install_fence(bot: Any, fence: Fence) -> FencedRequest:
-    """Put a fence in front of *bot*'s getUpdates request; returns the gate."""
-    remove_fence(bot)
+def install_gate(
+    bot: Any, fence: Fence | None = None, status: PollingStatus | None = None
+) -> GetUpdatesGate:
+    """Put a gate in front of *bot*'s getUpdates request (``Bot._request[0]``)."""
+    remove_gate(bot)
     updates_request, other_request = bot._request
-    gate = FencedRequest(updates_request, fence)
+    gate = GetUpdatesGate(updates_request, fence, status)
     bot._request = (gate, other_request)
     return gate
 
 
-def remove_fence(bot: Any) -> None:
-    """Undo :func:`install_fence` (no-op when no fence is installed)."""
+def remove_gate(bot: Any) -> None:
+    """Undo :func:`install_gate` (no-op when no gate is installed)."""
     updates_request, other_request = bot._request
-    if isinstance(updates_request, FencedRequest):
+    if isinstance(updates_request, GetUpdatesGate):
         bot._request = (updates_request.inner, other_request)

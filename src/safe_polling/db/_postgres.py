@@ -1,0 +1,216 @@
+"""The PostgreSQL backend: an asyncpg connection pool (the ``postgres`` extra)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from safe_polling.db._base import (
+    DatabaseUnavailable,
+    IntegrityError,
+    QueryError,
+    describe_target,
+    mask_database_url,
+)
+from safe_polling.db._store import BALANCES, LEDGER, BalanceStore, Row, Transaction
+
+if TYPE_CHECKING:
+    import asyncpg
+
+
+def _import_asyncpg() -> Any:
+    try:
+        import asyncpg
+    except ImportError:
+        raise ImportError(
+            "a postgres:// DATABASE_URL needs asyncpg: pip install 'safe-polling[postgres]'"
+        ) from None
+    return asyncpg
+
+
+def _scrub(text: str, secret: str | None) -> str:
+    if not secret:
+        return text
+    return text.replace(secret, "***").replace(unquote(secret), "***")
+
+
+def _translate(exc: BaseException, target: str, secret: str | None) -> BaseException | None:
+    """Map a driver error to this package's errors; :obj:`None` if *exc* is not one."""
+    import asyncpg
+
+    detail = _scrub(f"{type(exc).__name__}: {exc}", secret)
+    unavailable = (
+        OSError,
+        TimeoutError,
+        asyncpg.PostgresConnectionError,
+        asyncpg.exceptions.OperatorInterventionError,  # terminated, shutting down, starting
+        asyncpg.exceptions.InsufficientResourcesError,  # too many connections, disk full
+        asyncpg.InvalidAuthorizationSpecificationError,  # bad user or password
+        asyncpg.InvalidCatalogNameError,  # no such database
+        asyncpg.InternalClientError,  # protocol state broken by a connection killed mid-call
+    )
+    if isinstance(exc, unavailable) or (
+        isinstance(exc, asyncpg.InterfaceError) and "closed" in str(exc)
+    ):
+        return DatabaseUnavailable(f"{target} is unavailable: {detail}")
+    if isinstance(exc, asyncpg.IntegrityConstraintViolationError):
+        return IntegrityError(f"constraint violated: {detail}")
+    if isinstance(exc, asyncpg.PostgresError | asyncpg.InterfaceError):
+        return QueryError(f"statement failed: {detail}")
+    return None
+
+
+def _rowcount(status: str) -> int:
+    # asyncpg returns the command tag: "INSERT 0 1", "UPDATE 3", "CREATE TABLE".
+    last = status.rsplit(" ", 1)[-1]
+    return int(last) if last.isdigit() else 0
+
+
+class _PgTransaction:
+    def __init__(
+        self, conn: asyncpg.pool.PoolConnectionProxy[Any], store: PostgresBalanceStore
+    ) -> None:
+        self._conn = conn
+        self._store = store
+
+    async def execute(self, sql: str, *args: object) -> int:
+        with self._store._translating():
+            return _rowcount(await self._conn.execute(sql, *args))
+
+    async def fetch_one(self, sql: str, *args: object) -> Row | None:
+        with self._store._translating():
+            row = await self._conn.fetchrow(sql, *args)
+        return None if row is None else dict(row)
+
+    async def fetch_all(self, sql: str, *args: object) -> list[Row]:
+        with self._store._translating():
+            return [dict(r) for r in await self._conn.fetch(sql, *args)]
+
+
+class PostgresBalanceStore(BalanceStore):
+    """A :class:`~safe_polling.db.BalanceStore` on PostgreSQL through an asyncpg pool.
+
+    Open it with :func:`~safe_polling.db.open_balance_store` and a ``postgres://`` or
+    ``postgresql://`` URL. Query parameters that are not connection options become server
+    settings, e.g. ``?search_path=bot`` to keep the tables in schema ``bot``. Connections
+    lost while the server restarts fail the calls that were using them with
+    :class:`~safe_polling.db.DatabaseUnavailable`; the pool reconnects on the next call.
+
+    .. versionadded:: 0.1.0
+    """
+
+    kind: ClassVar[Literal["sqlite", "postgres"]] = "postgres"
+    _FOR_UPDATE: ClassVar[str] = " FOR UPDATE"
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        connect_timeout: float = 5.0,
+        command_timeout: float | None = 30.0,
+        max_connections: int = 10,
+    ) -> None:
+        super().__init__(mask_database_url(url))
+        self._url = url
+        self._target = describe_target(url)
+        self._secret = urlsplit(url).password
+        self._connect_timeout = connect_timeout
+        self._command_timeout = command_timeout
+        self._max_connections = max_connections
+        self._pool: asyncpg.Pool[Any] | None = None
+
+    @contextmanager
+    def _translating(self) -> Iterator[None]:
+        try:
+            yield
+        except Exception as exc:
+            mapped = _translate(exc, self._target, self._secret)
+            if mapped is None:
+                raise
+            raise mapped from None  # the driver's text is in the message; keep secrets out
+
+    async def _open(self) -> None:
+        asyncpg = _import_asyncpg()
+        # Name our sessions (visible in pg_stat_activity) unless the URL already does.
+        query = parse_qs(urlsplit(self._url).query)
+        settings = None if "application_name" in query else {"application_name": "safe_polling"}
+        with self._translating():
+            try:
+                self._pool = await asyncio.wait_for(
+                    asyncpg.create_pool(
+                        dsn=self._url,
+                        min_size=1,
+                        max_size=self._max_connections,
+                        timeout=self._connect_timeout,
+                        command_timeout=self._command_timeout,
+                        server_settings=settings,
+                    ),
+                    self._connect_timeout,
+                )
+            except ValueError as exc:  # asyncpg's DSN parser: say what, not the DSN
+                raise DatabaseUnavailable(
+                    f"invalid PostgreSQL URL {self.masked_url}: {_scrub(str(exc), self._secret)}"
+                ) from None
+        try:
+            await self._migrate()
+        except BaseException:
+            await self.aclose()
+            raise
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Transaction]:
+        """See :meth:`BalanceStore.transaction`."""
+        pool = self._pool
+        if pool is None:
+            raise DatabaseUnavailable(f"{self._target}: the store is closed")
+        with self._translating():  # acquire may (re)connect
+            conn = await pool.acquire()
+        try:
+            with self._translating():  # BEGIN and COMMIT; statements translate their own
+                async with conn.transaction():
+                    yield _PgTransaction(conn, self)
+        finally:
+            # If the connection broke after our work was done (or already failed), the pool
+            # terminates it and reconnects on the next acquire: this call's outcome stands.
+            with contextlib.suppress(Exception):
+                await pool.release(conn)
+
+    @asynccontextmanager
+    async def _migration_lock(self) -> AsyncIterator[Transaction]:
+        async with self.transaction() as tx:
+            # Per schema, so stores in different schemas of one database do not wait.
+            await tx.fetch_one(
+                "SELECT pg_advisory_xact_lock(hashtext('safe_polling.schema:' "
+                "|| coalesce(current_schema(), '')))"
+            )
+            yield tx
+
+    async def aclose(self) -> None:
+        """See :meth:`BalanceStore.aclose`."""
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            try:
+                await asyncio.wait_for(pool.close(), self._connect_timeout)
+            except (TimeoutError, OSError):
+                pool.terminate()  # a dead server must not hang shutdown
+
+    def _ddl(self) -> list[str]:
+        return [
+            f"CREATE TABLE {BALANCES} (user_id BIGINT PRIMARY KEY, "
+            "balance BIGINT NOT NULL CHECK (balance >= 0))",
+            f"CREATE TABLE {LEDGER} (id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, "
+            "user_id BIGINT NOT NULL, delta BIGINT NOT NULL, balance_after BIGINT NOT NULL, "
+            "reason TEXT NOT NULL, idempotency_key TEXT, "
+            "created_at TIMESTAMPTZ NOT NULL DEFAULT clock_timestamp())",
+            f"CREATE UNIQUE INDEX {LEDGER}_key ON {LEDGER} (idempotency_key)",
+            f"CREATE INDEX {LEDGER}_user ON {LEDGER} (user_id, id)",
+        ]
+
+    def _to_datetime(self, value: Any) -> datetime:
+        stamp: datetime = value  # asyncpg decodes TIMESTAMPTZ to an aware datetime
+        return stamp.astimezone(UTC)

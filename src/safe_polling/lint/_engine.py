@@ -1,0 +1,180 @@
+"""The finding model, the rule table, file walking, suppression comments, output formats."""
+
+from __future__ import annotations
+
+import ast
+import io
+import json
+import os
+import re
+import tokenize
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from ._context import ModuleContext, node_col, node_line
+
+__all__ = ["Finding", "Rule"]
+
+SKIP_DIRS = frozenset({".venv", "venv", "__pycache__", ".git", "node_modules", "build", "dist"})
+_SUPPRESS_RE = re.compile(r"#\s*safe-polling:\s*ignore(?:\[(?P<rules>[^\]]*)\])?", re.IGNORECASE)
+# A suppression with no rule list silences every rule on its line.
+ALL_RULES = frozenset({"*"})
+
+
+@dataclass(frozen=True, order=True)
+class Finding:
+    """One problem found by ``safe-polling lint``.
+
+    Findings sort by path, line, column and rule, which is the order the
+    command prints them in.
+
+    Args:
+        path (:obj:`str`): The file, as reached from the linted path.
+        line (:obj:`int`): 1-based line.
+        col (:obj:`int`): 1-based column.
+        rule (:obj:`str`): The rule id, e.g. ``"SP301"``.
+        message (:obj:`str`): One line: what is wrong and why it matters.
+        fix (:obj:`str`): One line: what to do instead.
+
+    Example:
+        .. code-block:: python
+
+            from safe_polling.lint import lint_paths
+
+            for finding in lint_paths(["bot.py"]):
+                print(finding.format())
+
+    .. versionadded:: 0.1.0
+    """
+
+    path: str
+    line: int
+    col: int
+    rule: str
+    message: str
+    fix: str
+
+    def format(self) -> str:
+        """``path:line:col: RULE message (fix: ...)``, the human output line.
+
+        .. versionadded:: 0.1.0
+        """
+        return f"{self.path}:{self.line}:{self.col}: {self.rule} {self.message} (fix: {self.fix})"
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A lint rule's id, short name, one-line summary and default fix.
+
+    Args:
+        id (:obj:`str`): ``SP`` and three digits; the hundreds give the family.
+        name (:obj:`str`): A short kebab-case name.
+        summary (:obj:`str`): What the rule finds.
+        fix (:obj:`str`): What to do instead.
+
+    .. versionadded:: 0.1.0
+    """
+
+    id: str
+    name: str
+    summary: str
+    fix: str
+
+    def at(
+        self, ctx: ModuleContext, node: ast.AST, message: str, fix: str | None = None
+    ) -> Finding:
+        """A :class:`Finding` of this rule at *node* of *ctx*'s file.
+
+        .. versionadded:: 0.1.0
+        """
+        return Finding(
+            ctx.path,
+            node_line(node),
+            node_col(node),
+            self.id,
+            message,
+            fix or self.fix,
+        )
+
+
+SYNTAX_ERROR = Rule(
+    "SP000",
+    "syntax-error",
+    "the file cannot be parsed, so nothing else in it was checked",
+    "make the file valid Python for the interpreter that runs the bot",
+)
+
+
+def iter_python_files(path: Path) -> Iterator[Path]:
+    """*path* itself if it is a file, else every ``*.py`` under it, skipping tool dirs."""
+    if path.is_file():
+        yield path
+        return
+    for root, dirs, files in os.walk(path):
+        dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS and not d.endswith(".egg-info"))
+        for name in sorted(files):
+            if name.endswith(".py"):
+                yield Path(root) / name
+
+
+def suppressions(source: str) -> dict[int, frozenset[str]]:
+    """Line → rule ids silenced there by ``# safe-polling: ignore[...]`` (``{"*"}`` = all)."""
+    result: dict[int, frozenset[str]] = {}
+    for line, comment in _comments(source):
+        match = _SUPPRESS_RE.search(comment)
+        if match is None:
+            continue
+        listed = match.group("rules")
+        if listed is None:
+            result[line] = ALL_RULES
+        else:
+            rules = frozenset(r.strip().upper() for r in listed.split(",") if r.strip())
+            result[line] = result.get(line, frozenset()) | rules
+    return result
+
+
+def _comments(source: str) -> Iterator[tuple[int, str]]:
+    # tokenize, so a '#' inside a string literal is not taken for a comment.
+    try:
+        for token in tokenize.generate_tokens(io.StringIO(source).readline):
+            if token.type == tokenize.COMMENT:
+                yield token.start[0], token.string
+    except (tokenize.TokenError, SyntaxError):
+        return
+
+
+def is_suppressed(finding: Finding, silenced: dict[int, frozenset[str]]) -> bool:
+    """Whether a suppression comment on the finding's line covers its rule."""
+    rules = silenced.get(finding.line)
+    if not rules:
+        return False
+    return rules is ALL_RULES or "*" in rules or finding.rule in rules
+
+
+def selected(rule: str, select: Sequence[str] | None, ignore: Sequence[str] | None) -> bool:
+    """Whether *rule* passes ``--select``/``--ignore`` prefixes (SP000 ignores --select)."""
+    if ignore and any(rule.startswith(prefix) for prefix in ignore):
+        return False
+    if not select or rule == SYNTAX_ERROR.id:
+        return True
+    return any(rule.startswith(prefix) for prefix in select)
+
+
+def format_text(findings: Sequence[Finding], files_checked: int) -> str:
+    """The human output: one line per finding, then a summary line."""
+    lines = [finding.format() for finding in sorted(findings)]
+    if findings:
+        files = len({finding.path for finding in findings})
+        noun = "problem" if len(findings) == 1 else "problems"
+        lines.append(
+            f"Found {len(findings)} {noun} in {files} of {files_checked} checked file(s)."
+        )
+    else:
+        lines.append(f"All checks passed: {files_checked} file(s) checked, no problems.")
+    return "\n".join(lines)
+
+
+def format_json(findings: Iterable[Finding]) -> str:
+    """A JSON list of objects with path, line, col, rule, message and fix."""
+    return json.dumps([asdict(finding) for finding in sorted(findings)], indent=2)

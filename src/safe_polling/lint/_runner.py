@@ -1,0 +1,198 @@
+"""Run every rule over a set of paths: parse, analyse the program, filter findings."""
+
+from __future__ import annotations
+
+import ast
+import io
+import os
+import tokenize
+import tomllib
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from . import _blocking_rules, _error_handler_rules, _misc_rules, _polling_rules
+from ._context import ModuleContext, ProgramFacts
+from ._engine import (
+    SYNTAX_ERROR,
+    Finding,
+    Rule,
+    is_suppressed,
+    iter_python_files,
+    selected,
+    suppressions,
+)
+
+RULES: dict[str, Rule] = {
+    rule.id: rule
+    for rule in (
+        SYNTAX_ERROR,
+        *_polling_rules.RULES,
+        *_error_handler_rules.RULES,
+        *_blocking_rules.RULES,
+        *_misc_rules.RULES,
+    )
+}
+PathArg = str | os.PathLike[str]
+
+
+def lint_paths(
+    paths: Iterable[PathArg] | PathArg,
+    *,
+    blocking_names: Iterable[str] = (),
+    select: Sequence[str] | None = None,
+    ignore: Sequence[str] | None = None,
+    use_config: bool = True,
+) -> list[Finding]:
+    """Lint Python files and directories for the failure classes safe-polling fixes.
+
+    All the files reached from *paths* are one program: polling started in two
+    of them is two starts (SP101). Directories are walked for ``*.py``,
+    skipping ``.venv``, ``venv``, ``__pycache__``, ``.git``, ``node_modules``,
+    ``build`` and ``dist``. A file that does not parse yields one ``SP000``
+    finding. Findings silenced by a ``# safe-polling: ignore[...]`` comment on
+    their line are dropped.
+
+    Args:
+        paths: Files and directories to lint.
+        blocking_names (Iterable[:obj:`str`], optional): Names of sync functions
+            that block (``get_user_balance`` or ``db.get_user_balance``); a call of
+            one inside ``async def`` is SP305. Added to the ``blocking-names`` of
+            ``[tool.safe-polling.lint]`` in the nearest ``pyproject.toml``.
+        select (Sequence[:obj:`str`], optional): Keep only rules starting with one
+            of these prefixes (``["SP1", "SP301"]``). SP000 is always kept.
+        ignore (Sequence[:obj:`str`], optional): Drop rules starting with one of
+            these prefixes.
+        use_config (:obj:`bool`, optional): Read ``pyproject.toml``. Defaults to
+            :obj:`True`.
+
+    Returns:
+        list[:class:`Finding`]: Sorted by path, line, column and rule.
+
+    Raises:
+        FileNotFoundError: A path does not exist.
+        ValueError: A ``pyproject.toml`` is invalid or its lint table is malformed.
+
+    Example:
+        .. code-block:: python
+
+            from safe_polling.lint import lint_paths
+
+            findings = lint_paths(["bot.py"], blocking_names=["get_user_balance"])
+            assert not findings, "\\n".join(f.format() for f in findings)
+
+    .. versionadded:: 0.1.0
+    """
+    return run(paths, blocking_names, select, ignore, use_config)[0]
+
+
+def run(
+    paths: Iterable[PathArg] | PathArg,
+    blocking_names: Iterable[str],
+    select: Sequence[str] | None,
+    ignore: Sequence[str] | None,
+    use_config: bool,
+) -> tuple[list[Finding], int]:
+    """:func:`lint_paths`, also returning how many files were checked."""
+    roots = [Path(paths)] if isinstance(paths, str | os.PathLike) else [Path(p) for p in paths]
+    for root in roots:
+        if not root.exists():
+            raise FileNotFoundError(f"no such file or directory: {root}")
+    names = set(blocking_names)
+    if use_config:
+        for root in roots:
+            names.update(configured_blocking_names(root))
+    facts = ProgramFacts(blocking_names=frozenset(names))
+    files = _files(roots)
+    findings: list[Finding] = []
+    modules: list[ModuleContext] = []
+    sources: dict[str, str] = {}
+    for file in files:
+        parsed = _parse(file)
+        if isinstance(parsed, Finding):
+            findings.append(parsed)
+            continue
+        source, tree = parsed
+        sources[str(file)] = source
+        modules.append(ModuleContext.build(str(file), tree, facts))
+    findings.extend(_check(modules, facts))
+    silenced = {path: suppressions(source) for path, source in sources.items()}
+    kept = {
+        finding
+        for finding in findings
+        if selected(finding.rule, select, ignore)
+        and not is_suppressed(finding, silenced.get(finding.path, {}))
+    }
+    return sorted(kept), len(files)
+
+
+def _files(roots: Sequence[Path]) -> list[Path]:
+    seen: set[Path] = set()
+    files = []
+    for root in roots:
+        for file in iter_python_files(root):
+            resolved = file.resolve()
+            if resolved not in seen:
+                seen.add(resolved)
+                files.append(file)
+    return files
+
+
+def _parse(file: Path) -> tuple[str, ast.Module] | Finding:
+    try:
+        data = file.read_bytes()
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+        source = data.decode(encoding)
+        return source, ast.parse(source, filename=str(file))
+    except SyntaxError as exc:
+        line, col = exc.lineno or 1, exc.offset or 1
+        reason = exc.msg
+    except (UnicodeDecodeError, ValueError, LookupError) as exc:
+        line, col, reason = 1, 1, f"cannot decode the file ({type(exc).__name__})"
+    except OSError as exc:
+        line, col, reason = 1, 1, f"cannot read the file ({exc.strerror or type(exc).__name__})"
+    message = f"{reason}; {SYNTAX_ERROR.summary}"
+    return Finding(str(file), line, col, SYNTAX_ERROR.id, message, SYNTAX_ERROR.fix)
+
+
+def _check(modules: Sequence[ModuleContext], facts: ProgramFacts) -> list[Finding]:
+    program = [ctx for ctx in modules if not ctx.is_test]
+    facts.starters = _polling_rules.compute_starters(program)
+    analysis = _blocking_rules.BlockingAnalysis(modules)
+    findings = list(_polling_rules.check_program(modules, facts.starters))
+    findings.extend(_misc_rules.check_program(modules))
+    for ctx in modules:
+        findings.extend(_polling_rules.check_module(ctx))
+        findings.extend(_error_handler_rules.check_module(ctx))
+        findings.extend(_blocking_rules.check_module(ctx, analysis))
+        findings.extend(_misc_rules.check_module(ctx))
+    return findings
+
+
+def nearest_pyproject(start: Path) -> Path | None:
+    """The first ``pyproject.toml`` in *start* (a directory, or a file's directory) or above."""
+    directory = start.resolve()
+    if not directory.is_dir():
+        directory = directory.parent
+    for candidate in (directory, *directory.parents):
+        pyproject = candidate / "pyproject.toml"
+        if pyproject.is_file():
+            return pyproject
+    return None
+
+
+def configured_blocking_names(start: Path) -> list[str]:
+    """``blocking-names`` of ``[tool.safe-polling.lint]`` in the nearest ``pyproject.toml``."""
+    pyproject = nearest_pyproject(start)
+    if pyproject is None:
+        return []
+    try:
+        data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{pyproject}: invalid TOML ({exc})") from exc
+    table = data.get("tool", {}).get("safe-polling", {}).get("lint", {})
+    names = table.get("blocking-names", []) if isinstance(table, dict) else []
+    if not isinstance(names, list) or not all(isinstance(name, str) for name in names):
+        raise ValueError(
+            f"{pyproject}: [tool.safe-polling.lint] blocking-names must be a list of strings"
+        )
+    return list(names)

@@ -1,0 +1,156 @@
+"""The JSON control API (``/_control/...``) that lets other processes drive a fake."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+if TYPE_CHECKING:
+    from safe_polling.testing._server import FakeBotAPI
+
+_Route = Callable[["FakeBotAPI", dict[str, Any]], Any]
+MAX_WAIT = 30.0
+
+
+def _inject(api: FakeBotAPI, kind: str, body: dict[str, Any]) -> dict[str, Any]:
+    token = body.pop("token", None)
+    if kind == "message":
+        return api.inject_message(body.pop("user_id"), body.pop("text"), token=token, **body)
+    if kind == "callback_query":
+        return api.inject_callback_query(
+            body.pop("user_id"), body.pop("data"), token=token, **body
+        )
+    if kind == "photo":
+        data = base64.b64decode(body.pop("data_b64"), validate=True)
+        return api.inject_photo(body.pop("user_id"), data, body.pop("caption", None), token=token)
+    if kind == "pre_checkout_query":
+        return api.inject_pre_checkout_query(token=token, **body)
+    if kind == "successful_payment":
+        return api.inject_successful_payment(token=token, **body)
+    if kind == "raw":
+        return api.inject_raw(body["update"], token=token)
+    raise LookupError(f"unknown injection kind {kind!r}")
+
+
+def _info(api: FakeBotAPI, body: dict[str, Any]) -> Any:
+    return {
+        "token": api.token,
+        "username": api.username,
+        "base_url": api.base_url,
+        "base_file_url": api.base_file_url,
+    }
+
+
+def _webhook(api: FakeBotAPI, body: dict[str, Any]) -> Any:
+    api.set_webhook(body["url"], token=body.get("token"))
+    return {}
+
+
+def _webhook_error(api: FakeBotAPI, body: dict[str, Any]) -> Any:
+    api.set_webhook_error(body["message"], token=body.get("token"))
+    return {}
+
+
+def _fail_next(api: FakeBotAPI, body: dict[str, Any]) -> Any:
+    api.fail_next(**body)
+    return {}
+
+
+def _calls(api: FakeBotAPI, body: dict[str, Any]) -> Any:
+    return {"calls": [asdict(c) for c in api.calls]}
+
+
+def _stats(api: FakeBotAPI, body: dict[str, Any]) -> Any:
+    return api.stats.to_dict()
+
+
+def _pending(api: FakeBotAPI, body: dict[str, Any]) -> Any:
+    return {"updates": api.pending_updates(token=body.get("token"))}
+
+
+def _file(api: FakeBotAPI, body: dict[str, Any]) -> Any:
+    data = api.file_bytes(body["file_id"], token=body.get("token"))
+    return {"data_b64": base64.b64encode(data).decode()}
+
+
+def _reset_stats(api: FakeBotAPI, body: dict[str, Any]) -> Any:
+    api.reset_stats()
+    return {}
+
+
+def _reset(api: FakeBotAPI, body: dict[str, Any]) -> Any:
+    api.reset()
+    return {}
+
+
+_SIMPLE: dict[str, _Route] = {
+    "info": _info,
+    "webhook": _webhook,
+    "webhook_error": _webhook_error,
+    "fail_next": _fail_next,
+    "calls": _calls,
+    "stats": _stats,
+    "pending": _pending,
+    "file": _file,
+    "reset_stats": _reset_stats,
+    "reset": _reset,
+}
+
+
+async def _sent(api: FakeBotAPI, body: dict[str, Any]) -> Any:
+    """Sent records from ``after`` on; with ``wait`` > 0, wait for at least one new record."""
+    after = int(body.get("after", 0))
+    wait = min(float(body.get("wait", 0)), MAX_WAIT)
+    if wait > 0:
+        await api.wait_for(lambda s: True, after=after, timeout=wait)
+    chat_id = body.get("chat_id")
+    items = api.sent(None if chat_id is None else int(chat_id), token=body.get("token"))
+    return {"sent": [asdict(s) for s in items if s.seq >= after], "count": api.sent_count}
+
+
+async def _body(request: web.Request) -> dict[str, Any]:
+    values: dict[str, Any] = dict(request.query)
+    if request.can_read_body:
+        payload = await request.json()
+        if not isinstance(payload, dict):
+            raise TypeError("the control API takes a JSON object")
+        values.update(payload)
+    return values
+
+
+def _handler(api: FakeBotAPI) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    async def handle(request: web.Request) -> web.StreamResponse:
+        name = request.match_info["name"]
+        try:
+            body = await _body(request)
+            if name.startswith("inject/"):
+                result = _inject(api, name.removeprefix("inject/"), body)
+                return web.json_response({"update": result})
+            if name == "sent":
+                try:
+                    return web.json_response(await _sent(api, body))
+                except TimeoutError:
+                    body["wait"] = 0
+                    return web.json_response(await _sent(api, body))
+            route = _SIMPLE.get(name)
+            if route is None:
+                raise LookupError(f"unknown control endpoint {name!r}")
+            return web.json_response(route(api, body))
+        except KeyError as exc:
+            return web.json_response({"error": f"missing or unknown: {exc}"}, status=400)
+        except LookupError as exc:
+            return web.json_response({"error": str(exc)}, status=404)
+        except (TypeError, ValueError, binascii.Error) as exc:
+            return web.json_response({"error": f"{type(exc).__name__}: {exc}"}, status=400)
+
+    return handle
+
+
+def add_routes(app: web.Application, api: FakeBotAPI) -> None:
+    """Register ``/_control/{name}`` (GET or POST, JSON in and out)."""
+    app.router.add_route("*", "/_control/{name:.+}", _handler(api))

@@ -1,0 +1,416 @@
+"""``FakeBotAPI``: the in-process fake Telegram Bot API server and its test-side API."""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from safe_polling.testing import _control, _http, _inject, _polling
+from safe_polling.testing._core import DEFAULT_USERNAME, Core, make_token
+from safe_polling.testing._records import (
+    Call,
+    FakeStats,
+    Sent,
+    SentPredicate,
+    describe_sent,
+    sent_matcher,
+)
+from safe_polling.testing._state import BotState
+
+if TYPE_CHECKING:
+    from telegram import Bot
+    from telegram.ext._applicationbuilder import InitApplicationBuilder
+
+
+class FakeBotAPI:
+    """An offline, faithful fake of the Telegram Bot API server, for tests.
+
+    Serves ``/bot<token>/<method>`` over real HTTP on 127.0.0.1 (python-telegram-bot talks to
+    it unchanged through ``base_url``) with the real server's long polling, offset
+    confirmation, 409 Conflict rules (including their 3 s throttling), webhook methods, token
+    checks and error descriptions. The test side injects updates and reads what the bot sent.
+    State is kept per bot token; by default any well-formed token is accepted.
+
+    Example:
+        .. code-block:: python
+
+            from safe_polling.testing import FakeBotAPI
+
+            async def test_start_replies():
+                async with FakeBotAPI() as api:
+                    app = api.application_builder().build()
+                    app.add_handler(CommandHandler("start", start))
+                    async with app:
+                        await app.start()
+                        await app.updater.start_polling()
+                        api.inject_message(42, "/start")
+                        reply = await api.wait_for_text(42, "Welcome")
+                        await app.updater.stop()
+                        await app.stop()
+                assert reply.message["chat"]["id"] == 42
+
+    Args:
+        token (:obj:`str`, optional): Accept only this token (any other gets 401
+            ``Unauthorized``). By default any well-formed token is accepted and
+            :attr:`token` is a fresh one.
+        host (:obj:`str`, optional): Address to listen on. Defaults to ``"127.0.0.1"``.
+        port (:obj:`int`, optional): Port; ``0`` (default) picks a free one.
+        username (:obj:`str`, optional): The bot's username in ``getMe`` and in messages.
+        conflict_delay (:obj:`float`, optional): Throttle of 409 answers: at most one per this
+            many seconds goes out at once, later ones wait this long. Defaults to ``3.0`` like the
+            real server; tests use a small value.
+
+    .. versionadded:: 0.1.0
+    """
+
+    def __init__(
+        self,
+        token: str | None = None,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        username: str = DEFAULT_USERNAME,
+        conflict_delay: float = 3.0,
+    ) -> None:
+        self._core = Core(token, username, conflict_delay)
+        self._host = host
+        self._requested_port = port
+        self._port: int | None = None
+        self._runner: web.AppRunner | None = None
+
+    # ---- lifecycle -----------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Start serving (``async with`` does this)."""
+        app = web.Application(client_max_size=64 * 1024 * 1024)
+        _control.add_routes(app, self)
+        _http.add_routes(app, self._core)
+        # handler_cancellation: a client that disconnects stops polling at once, so the
+        # concurrency counters only see live pollers.
+        runner = web.AppRunner(
+            app, access_log=None, handler_cancellation=True, shutdown_timeout=1.0
+        )
+        await runner.setup()
+        site = web.TCPSite(runner, self._host, self._requested_port)
+        await site.start()
+        self._runner = runner
+        self._port = int(runner.addresses[0][1])
+
+    async def stop(self) -> None:
+        """Stop serving; waiting long polls are answered empty first."""
+        for state in self._core.states.values():
+            state.wake(None)
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> FakeBotAPI:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    # ---- addresses -----------------------------------------------------------------------
+
+    @property
+    def port(self) -> int:
+        """The port being served (raises :exc:`RuntimeError` before :meth:`start`)."""
+        if self._port is None:
+            raise RuntimeError("FakeBotAPI is not started")
+        return self._port
+
+    @property
+    def url(self) -> str:
+        """The server root, e.g. ``"http://127.0.0.1:8081"``."""
+        return f"http://{self._host}:{self.port}"
+
+    @property
+    def base_url(self) -> str:
+        """PTB's ``base_url``: ``"http://127.0.0.1:PORT/bot"``."""
+        return f"{self.url}/bot"
+
+    @property
+    def base_file_url(self) -> str:
+        """PTB's ``base_file_url``: ``"http://127.0.0.1:PORT/file/bot"``."""
+        return f"{self.url}/file/bot"
+
+    @property
+    def control_url(self) -> str:
+        """Root of the JSON control API used by :class:`FakeBotAPIClient`."""
+        return f"{self.url}/_control"
+
+    @property
+    def token(self) -> str:
+        """The configured token, or a well-formed default one."""
+        return self._core.token
+
+    @property
+    def username(self) -> str:
+        """The bot's username (``getMe``)."""
+        return self._core.username
+
+    @staticmethod
+    def make_token() -> str:
+        """A fresh well-formed token (its state is separate from :attr:`token`'s)."""
+        return make_token()
+
+    def application_builder(self, token: str | None = None) -> InitApplicationBuilder:
+        """A PTB ``ApplicationBuilder`` already pointed at this fake.
+
+        Returns ``ApplicationBuilder().token(token).base_url(...).base_file_url(...)``; add
+        handlers and other settings as usual.
+
+        Args:
+            token (:obj:`str`, optional): Defaults to :attr:`token`.
+        """
+        from telegram.ext import ApplicationBuilder
+
+        return (
+            ApplicationBuilder()
+            .token(token or self.token)
+            .base_url(self.base_url)
+            .base_file_url(self.base_file_url)
+        )
+
+    def bot(self, token: str | None = None) -> Bot:
+        """A PTB ``Bot`` pointed at this fake (use it as ``async with api.bot() as bot``)."""
+        from telegram import Bot
+
+        return Bot(token or self.token, base_url=self.base_url, base_file_url=self.base_file_url)
+
+    # ---- injection -----------------------------------------------------------------------
+
+    def _state(self, token: str | None) -> BotState:
+        return self._core.state(token or self.token)
+
+    def inject_message(
+        self,
+        user_id: int,
+        text: str,
+        *,
+        chat_id: int | None = None,
+        language_code: str | None = "en",
+        first_name: str = "Test",
+        username: str | None = None,
+        token: str | None = None,
+    ) -> dict[str, Any]:
+        """Queue a text message from a user; a leading ``/command`` gets its entity.
+
+        Args:
+            user_id (:obj:`int`): The sender; also the chat unless ``chat_id`` is given.
+            text (:obj:`str`): Message text, e.g. ``"/start"`` or ``"/start@fake_test_bot"``.
+            chat_id (:obj:`int`, optional): A group chat (negative id) instead of the private one.
+            language_code (:obj:`str`, optional): The sender's language. Defaults to ``"en"``.
+            first_name (:obj:`str`, optional): The sender's first name.
+            username (:obj:`str`, optional): The sender's username.
+            token (:obj:`str`, optional): The bot; defaults to :attr:`token`.
+
+        Returns:
+            :obj:`dict`: The Update (no ``update_id`` if ``allowed_updates`` excluded it).
+        """
+        return _inject.message(
+            self._state(token),
+            user_id,
+            text,
+            chat_id=chat_id,
+            language_code=language_code,
+            first_name=first_name,
+            username=username,
+        )
+
+    def inject_callback_query(
+        self, user_id: int, data: str, *, message_id: int | None = None, token: str | None = None
+    ) -> dict[str, Any]:
+        """Queue a button press on a bot message (the newest in the chat by default).
+
+        Raises:
+            LookupError: The bot has not sent that message to ``user_id``.
+        """
+        return _inject.callback_query(self._state(token), user_id, data, message_id)
+
+    def inject_photo(
+        self, user_id: int, data: bytes, caption: str | None = None, *, token: str | None = None
+    ) -> dict[str, Any]:
+        """Queue a photo from a user; the bot can download ``data`` through getFile."""
+        return _inject.photo(self._state(token), user_id, data, caption)
+
+    def inject_pre_checkout_query(
+        self,
+        user_id: int,
+        payload: str,
+        total_amount: int,
+        currency: str = "XTR",
+        *,
+        token: str | None = None,
+    ) -> dict[str, Any]:
+        """Queue a pre-checkout query (the bot must answer it)."""
+        return _inject.pre_checkout_query(
+            self._state(token), user_id, payload, total_amount, currency
+        )
+
+    def inject_successful_payment(
+        self,
+        user_id: int,
+        payload: str,
+        total_amount: int,
+        telegram_payment_charge_id: str,
+        currency: str = "XTR",
+        *,
+        token: str | None = None,
+    ) -> dict[str, Any]:
+        """Queue a ``successful_payment`` message; the charge becomes refundable."""
+        return _inject.successful_payment(
+            self._state(token),
+            user_id,
+            payload,
+            total_amount,
+            telegram_payment_charge_id,
+            currency,
+        )
+
+    def inject_raw(self, update: dict[str, Any], *, token: str | None = None) -> dict[str, Any]:
+        """Queue any update dict as is (``update_id`` is added unless present)."""
+        return _inject.raw(self._state(token), update)
+
+    def fail_next(
+        self,
+        method: str,
+        error_code: int = 429,
+        description: str | None = None,
+        *,
+        retry_after: int | None = None,
+        times: int = 1,
+        token: str | None = None,
+    ) -> None:
+        """Answer the next ``times`` calls of ``method`` with an error, e.g. flood control.
+
+        Args:
+            method (:obj:`str`): Method name (case-insensitive), e.g. ``"sendMessage"``.
+            error_code (:obj:`int`, optional): HTTP status and ``error_code``. Defaults to 429.
+            description (:obj:`str`, optional): Defaults to the real server's wording for 429
+                (``Too Many Requests: retry after N``), 502 (``Bad Gateway``) and 500.
+            retry_after (:obj:`int`, optional): Sent as ``parameters.retry_after`` (429 defaults
+                to 1 s).
+            times (:obj:`int`, optional): How many calls fail. Defaults to 1.
+            token (:obj:`str`, optional): The bot; defaults to :attr:`token`.
+        """
+        self._core.plan_error(
+            token or self.token, method, error_code, description, retry_after, times
+        )
+
+    def set_webhook(self, url: str, *, token: str | None = None) -> None:
+        """Set a webhook from the test side (no URL checks); a waiting poll gets 409."""
+        _polling.install_webhook(self._state(token), url)
+
+    def set_webhook_error(self, message: str, *, token: str | None = None) -> None:
+        """Make getWebhookInfo report ``last_error_message`` (and ``last_error_date`` now)."""
+        _polling.set_webhook_error(self._state(token), message)
+
+    # ---- reading -------------------------------------------------------------------------
+
+    def sent(self, chat_id: int | None = None, *, token: str | None = None) -> list[Sent]:
+        """What the bot did in chats, in order: sends, edits, deletes, actions, answers.
+
+        Args:
+            chat_id (:obj:`int`, optional): Only this chat (answers count for the user's chat).
+            token (:obj:`str`, optional): Only this bot; all bots by default.
+        """
+        return [
+            s
+            for s in self._core.sent
+            if (chat_id is None or s.chat_id == chat_id) and (token is None or s.token == token)
+        ]
+
+    @property
+    def sent_count(self) -> int:
+        """Number of sent records so far; pass as ``after=`` to wait only for newer ones."""
+        return len(self._core.sent)
+
+    @property
+    def calls(self) -> list[Call]:
+        """Every bot-facing request in arrival order (status 0 while still running)."""
+        return list(self._core.calls)
+
+    def calls_to(self, method: str) -> list[Call]:
+        """The calls of one method (case-insensitive)."""
+        return [c for c in self._core.calls if c.method.lower() == method.lower()]
+
+    def answers(self, method: str) -> list[Sent]:
+        """Recorded answers: ``"answerCallbackQuery"``, ``"answerPreCheckoutQuery"``, ...."""
+        return [s for s in self._core.sent if s.method.lower() == method.lower()]
+
+    def pending_updates(self, *, token: str | None = None) -> list[dict[str, Any]]:
+        """Unconfirmed updates of a bot."""
+        return list(self._state(token).updates)
+
+    def file_bytes(self, file_id: str, *, token: str | None = None) -> bytes:
+        """The bytes behind a file_id (injected or uploaded by the bot).
+
+        Raises:
+            KeyError: Unknown file_id.
+        """
+        return self._state(token).files[file_id].data
+
+    async def wait_for(
+        self,
+        what: str | SentPredicate,
+        *,
+        chat_id: int | None = None,
+        timeout: float = 5.0,
+        after: int = 0,
+    ) -> Sent:
+        """Wait until the bot did something: a method name or a predicate on :class:`Sent`.
+
+        Records from index ``after`` on are considered, including ones already there.
+
+        Raises:
+            TimeoutError: Nothing matched within ``timeout`` seconds (the message lists the
+                last records).
+        """
+        found = await self._core.wait_sent(sent_matcher(what, chat_id), after, timeout)
+        if found is None:
+            raise TimeoutError(
+                f"no matching sent record within {timeout}s; last ones:\n"
+                + describe_sent(self._core.sent[after:])
+            )
+        return found
+
+    async def wait_for_text(
+        self, chat_id: int, substring: str, *, timeout: float = 5.0, after: int = 0
+    ) -> Sent:
+        """Wait until the bot sent or edited a message in ``chat_id`` containing ``substring``."""
+        return await self.wait_for(
+            lambda s: s.message is not None and substring in (s.text or ""),
+            chat_id=chat_id,
+            timeout=timeout,
+            after=after,
+        )
+
+    # ---- counters ------------------------------------------------------------------------
+
+    @property
+    def stats(self) -> FakeStats:
+        """A snapshot of the counters (getUpdates calls, concurrency peaks, 409s, ...)."""
+        return self._core.stats()
+
+    def reset_stats(self) -> None:
+        """Zero the counters; updates, messages and records stay."""
+        self._core.reset_stats()
+
+    def reset(self) -> None:
+        """Forget everything: updates, webhooks, messages, files, records, planned errors."""
+        for state in self._core.states.values():
+            state.wake(None)
+        self._core.states.clear()
+        self._core.calls.clear()
+        self._core.sent.clear()
+        self._core.planned_errors.clear()
+        self._core.reset_stats()

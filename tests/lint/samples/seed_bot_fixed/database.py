@@ -1,0 +1,24 @@
+"""The seed bot's legacy sync helpers, now only ever run on a worker thread."""
+
+import sqlite3
+
+from safe_polling.db import to_async
+
+DB_PATH = "bot.db"
+
+
+def get_user_balance(user_id: int) -> int:
+    conn = sqlite3.connect(DB_PATH)
+    try:
+        row = conn.execute("SELECT balance FROM users WHERE id = ?", (user_id,)).fetchone()
+        return int(row[0]) if row else 0
+    finally:
+        conn.close()
+
+
+def set_user_balance(user_id: int, balance: int) -> None:
+    with sqlite3.connect(DB_PATH) as conn:
+        conn.execute("UPDATE users SET balance = ? WHERE id = ?", (balance, user_id))
+
+
+get_user_balance_async = to_async(get_user_balance)
