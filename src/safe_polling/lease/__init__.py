@@ -1,0 +1,38 @@
+"""Single-poller leases: exactly one instance polls a bot token, across processes and hosts.
+
+A lease rests on an existing locking engine, never on a home-made protocol:
+
+* :class:`PostgresLease`: a session advisory lock on a dedicated connection (across hosts);
+* :class:`RedisLease`: a ``SET NX PX`` key renewed in the background (across hosts);
+* :class:`FileLease`: an ``flock`` on a file (one host or shared volume).
+
+:func:`lease_from_env` picks one from ``SAFE_POLLING_LEASE`` and friends.
+
+.. versionadded:: 0.1.0
+"""
+
+from safe_polling.lease._base import (
+    HolderInfo,
+    LeaseError,
+    LeaseLost,
+    PollingLease,
+    bot_id_from_token,
+)
+from safe_polling.lease._env import LEASE_KINDS, lease_from_env
+from safe_polling.lease._file import FileLease
+from safe_polling.lease._postgres import PostgresLease, advisory_key
+from safe_polling.lease._redis import RedisLease
+
+__all__ = [
+    "LEASE_KINDS",
+    "FileLease",
+    "HolderInfo",
+    "LeaseError",
+    "LeaseLost",
+    "PollingLease",
+    "PostgresLease",
+    "RedisLease",
+    "advisory_key",
+    "bot_id_from_token",
+    "lease_from_env",
+]
