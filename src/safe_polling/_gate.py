@@ -4,8 +4,9 @@ PTB's Updater calls ``bot.get_updates`` from its own loop; the only public seam
 in front of each of those calls is the bot's ``get_updates_request`` (a
 :class:`telegram.request.BaseRequest`, used for getUpdates and nothing else).
 Wrapping it lets the leader check "do I still hold the lease?" right before
-every getUpdates, and stamp each successful one for the health endpoint,
-without forking PTB's polling loop.
+every getUpdates, confirm to Telegram only updates that were handled (the
+delivery tracker), and stamp each successful getUpdates for the health
+endpoint, without forking PTB's polling loop.
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ import logging
 from typing import Any, Protocol
 
 from telegram.request import BaseRequest, RequestData
+from telegram.request._requestparameter import RequestParameter
 
+from ._delivery import DeliveryTracker, encode_updates, filter_payload
 from ._status import PollingStatus
 
 logger = logging.getLogger("safe_polling")
@@ -40,11 +43,16 @@ class GetUpdatesGate(BaseRequest):
     """Delegates to *inner*, but only after *fence* (if any) confirms the lease."""
 
     def __init__(
-        self, inner: BaseRequest, fence: Fence | None, status: PollingStatus | None
+        self,
+        inner: BaseRequest,
+        fence: Fence | None,
+        status: PollingStatus | None,
+        delivery: DeliveryTracker | None,
     ) -> None:
         self.inner = inner
         self._fence = fence
         self._status = status
+        self._delivery = delivery
         self.closed = False
 
     @property
@@ -77,6 +85,9 @@ class GetUpdatesGate(BaseRequest):
             if _is_long_poll(request_data):
                 await asyncio.sleep(_CLOSED_FENCE_PAUSE)
             return 200, _EMPTY_UPDATES
+        if self._delivery is not None:
+            await self._delivery.record_handled()
+            request_data = _with_offset(request_data, self._delivery)
         code, payload = await self.inner.do_request(
             url,
             method,
@@ -88,7 +99,23 @@ class GetUpdatesGate(BaseRequest):
         )
         if code == 200 and self._status is not None:
             self._status.mark_get_updates_ok()
+        if code == 200 and self._delivery is not None:
+            updates, ok = filter_payload(payload)
+            if ok:
+                payload = encode_updates(await self._delivery.accept(updates))
         return code, payload
+
+
+def _with_offset(request_data: RequestData | None, delivery: DeliveryTracker) -> RequestData:
+    """*request_data* with the offset the tracker allows to confirm."""
+    params = list(request_data.parameters.items()) if request_data else []
+    value = dict(params).get("offset", 0)
+    requested = value if isinstance(value, int) else int(str(value))
+    offset = delivery.offset(requested)
+    rebuilt = [RequestParameter.from_input(k, v) for k, v in params if k != "offset"]
+    if offset:
+        rebuilt.append(RequestParameter.from_input("offset", offset))
+    return RequestData(rebuilt)
 
 
 def _is_long_poll(request_data: RequestData | None) -> bool:
@@ -98,12 +125,15 @@ def _is_long_poll(request_data: RequestData | None) -> bool:
 
 
 def install_gate(
-    bot: Any, fence: Fence | None = None, status: PollingStatus | None = None
+    bot: Any,
+    fence: Fence | None = None,
+    status: PollingStatus | None = None,
+    delivery: DeliveryTracker | None = None,
 ) -> GetUpdatesGate:
     """Put a gate in front of *bot*'s getUpdates request (``Bot._request[0]``)."""
     remove_gate(bot)
     updates_request, other_request = bot._request
-    gate = GetUpdatesGate(updates_request, fence, status)
+    gate = GetUpdatesGate(updates_request, fence, status, delivery)
     bot._request = (gate, other_request)
     return gate
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from telegram.ext import Application
 
+from ._delivery import DeliveryTracker, install_tracking, remove_tracking
 from ._errors import PollingErrorCallback
 from ._gate import Fence, install_gate, remove_gate
 from ._status import PollingStatus
@@ -132,6 +133,7 @@ async def _start(
     error_callback: PollingErrorCallback | None,
     fence: Fence | None = None,
     status: PollingStatus | None = None,
+    delivery: DeliveryTracker | None = None,
     call_post_init: bool = False,
 ) -> bool:
     if application.updater is None:
@@ -146,7 +148,9 @@ async def _start(
         if call_post_init and application.post_init:
             await application.post_init(application)
         logger.info("📡 Starting polling...")
-        install_gate(application.bot, fence, status)
+        install_gate(application.bot, fence, status, delivery)
+        if delivery is not None:
+            install_tracking(application, delivery)
         await application.start()
         await application.updater.start_polling(
             poll_interval=poll_interval,
@@ -156,7 +160,7 @@ async def _start(
             error_callback=error_callback or PollingErrorCallback(),
         )
     except BaseException:
-        await _stop(application, call_post_stop=False)
+        await _stop(application, call_post_stop=False, delivery=delivery)
         raise
     logger.info("✅ Polling started successfully!")
     return True
@@ -188,15 +192,39 @@ async def safe_stop_polling(application: AnyApplication) -> None:
     await _stop(application, call_post_stop=False)
 
 
-async def _stop(application: AnyApplication, *, call_post_stop: bool) -> None:
+async def _stop(
+    application: AnyApplication,
+    *,
+    call_post_stop: bool,
+    delivery: DeliveryTracker | None = None,
+) -> None:
     try:
         if application.updater is not None and application.updater.running:
-            await application.updater.stop()
+            await application.updater.stop()  # stop fetching
         if application.running:
-            await application.stop()
+            await application.stop()  # finish the updates in flight
+            if delivery is not None:
+                await delivery.aclose()
+                await _confirm_handled(application, delivery)
             if call_post_stop and application.post_stop:
                 await application.post_stop(application)
-        remove_gate(application.bot)
-        await application.shutdown()
     finally:
-        _release_guard(application)
+        try:
+            remove_tracking(application)
+            remove_gate(application.bot)
+            await application.shutdown()
+        finally:
+            _release_guard(application)
+
+
+async def _confirm_handled(application: AnyApplication, delivery: DeliveryTracker) -> None:
+    """Record what finished during the drain, then confirm its offset to Telegram.
+
+    ``updater.stop()`` confirmed only what was handled before the drain; one
+    last getUpdates (through the gate: still fenced) confirms the rest, so the
+    next leader is not sent them again.
+    """
+    try:
+        await application.bot.get_updates(offset=delivery.offset(0), timeout=0, limit=1)
+    except Exception as exc:  # the next leader's dedupe covers what is not confirmed
+        logger.warning("⚠️ Could not confirm handled updates on stop: %s", exc)

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from telegram.error import InvalidToken
 
+from ._delivery import DeliveryTracker, ProcessedUpdates
 from ._health import HealthServer, health_port_from_env
 from ._polling import AnyApplication, _start, _stop
 from ._redaction import install_redaction
@@ -21,6 +22,7 @@ from ._watchdog import LoopWatchdog, watchdog_from_env
 
 if TYPE_CHECKING:
     from ._preflight import PreflightCheck
+    from .db import BalanceStore
     from .lease import PollingLease
 
 __all__ = ["run_polling"]
@@ -29,12 +31,17 @@ logger = logging.getLogger("safe_polling")
 
 _DEFAULT_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 _T = TypeVar("_T")
+Delivery = Literal["at-least-once", "at-most-once"]
+_DELIVERY_MODES: tuple[Delivery, ...] = ("at-least-once", "at-most-once")
+# Backoff between attempts to reach an unreachable lease backend, in seconds.
+_LEASE_RETRY_MIN = 1.0
+_LEASE_RETRY_MAX = 15.0
 
 
 def run_polling(
     application: AnyApplication,
     *,
-    drop_updates: bool = True,
+    drop_updates: bool | None = None,
     allowed_updates: Sequence[str] | None = None,
     poll_interval: float = 0.0,
     timeout: int = 10,
@@ -44,6 +51,8 @@ def run_polling(
     database_url: str | None = None,
     shutdown_timeout: float = 25.0,
     stop_signals: Sequence[int] = _DEFAULT_SIGNALS,
+    delivery: Delivery | Literal["env"] = "env",
+    store: BalanceStore | None = None,
     watchdog: float | Literal["env"] | None = "env",
     health_port: int | Literal["env"] | None = "env",
     configure_logging: bool = True,
@@ -72,7 +81,12 @@ def run_polling(
 
     Args:
         application: The PTB application.
-        drop_updates: Drop updates that arrived while no instance polled.
+        drop_updates: Drop the updates that are pending at Telegram when this
+            instance starts polling. :obj:`None` (default): drop them only
+            with at-most-once delivery, as the seed did; with at-least-once
+            delivery they are kept, since after a crash or a deploy handover
+            they are exactly the updates (a Stars payment, say) that no
+            instance handled yet.
         allowed_updates: Passed to ``start_polling``.
         poll_interval: Passed to ``start_polling``.
         timeout: Long-polling timeout in seconds.
@@ -88,6 +102,16 @@ def run_polling(
             the host's kill delay (Render: ``maxShutdownDelaySeconds``,
             default 30).
         stop_signals: Signals that stop the bot.
+        delivery: ``"at-least-once"``: confirm an update to Telegram only once
+            it and every update before it were handled, and skip updates
+            already handled by any instance (recorded in the database), so no
+            update is lost or handled twice across crashes and handovers.
+            ``"at-most-once"``: PTB's own behaviour (confirm on fetch).
+            ``"env"`` (default) reads ``SAFE_POLLING_DELIVERY``; unset, it is
+            at-least-once whenever the bot has a database (*store*,
+            *database_url* / ``DATABASE_URL``, or a PostgreSQL lease).
+        store: A :class:`safe_polling.db.BalanceStore` whose database keeps the
+            delivery records (default: one opened from the database URL).
         watchdog: Warn when the event loop is blocked longer than this many
             seconds (:class:`LoopWatchdog`); ``"env"`` (default) reads
             ``SAFE_POLLING_WATCHDOG`` (unset: off).
@@ -131,6 +155,8 @@ def run_polling(
             database_url=database_url if database_url is not None else os.getenv("DATABASE_URL"),
             shutdown_timeout=shutdown_timeout,
             stop_signals=stop_signals,
+            delivery=_delivery_from_env() if delivery == "env" else _checked(delivery),
+            store=store,
             watchdog=watchdog_from_env() if watchdog == "env" else watchdog,
             health_port=health_port_from_env() if health_port == "env" else health_port,
         )
@@ -165,6 +191,8 @@ class _Options:
     database_url: str | None
     shutdown_timeout: float
     stop_signals: Sequence[int]
+    delivery: Delivery | None  # None: decided by whether there is a database
+    store: BalanceStore | None
     watchdog: float | None
     health_port: int | None
 
@@ -174,6 +202,7 @@ class _Runner:
         self.app = application
         self.options = options
         self.lease: PollingLease | None = None
+        self.processed: ProcessedUpdates | None = None
         self.stopping = asyncio.Event()
         self.status = PollingStatus(version=_version())
 
@@ -197,6 +226,7 @@ class _Runner:
                 stack.push_async_callback(self.lease.aclose)
             if self.options.preflight and not await self._preflight_passed():
                 raise SystemExit(1)
+            await self._open_delivery_records(stack)
             while not self.stopping.is_set():
                 if self.lease is not None and not await self._acquire_lease(self.lease):
                     break
@@ -235,8 +265,27 @@ class _Runner:
         return report.ok
 
     async def _acquire_lease(self, lease: PollingLease) -> bool:
-        """Wait as a hot standby until *lease* is ours; False if told to stop first."""
+        """Wait as a hot standby until *lease* is ours; False if told to stop first.
+
+        A lease backend that cannot be reached (database restarting, network
+        blip) is retried with backoff: the instance stays a standby rather
+        than exiting into a platform restart loop.
+        """
+        from .lease import LeaseError
+
         self.status.set_role("standby")
+        delay = _LEASE_RETRY_MIN
+        while True:
+            try:
+                return await self._acquire_once(lease)
+            except LeaseError as exc:
+                logger.warning("⚠️ Polling lease unavailable (%s); retrying in %.0f s", exc, delay)
+            if await self._until_stopped(asyncio.sleep(delay)):
+                delay = min(delay * 2, _LEASE_RETRY_MAX)
+            else:
+                return False
+
+    async def _acquire_once(self, lease: PollingLease) -> bool:
         if not await lease.try_acquire():
             holder = await lease.holder()
             logger.info(
@@ -248,15 +297,48 @@ class _Runner:
         logger.info("👑 Acquired the polling lease (%s)", lease.describe())
         return True
 
+    async def _open_delivery_records(self, stack: contextlib.AsyncExitStack) -> None:
+        url = self._delivery_database()
+        if url is None and self.options.store is None:
+            logger.info("📬 Delivery: at-most-once (no database for delivery records)")
+            return
+        store = self.options.store
+        if store is None:
+            from .db import open_balance_store
+
+            store = await _or_exit(open_balance_store(url), "cannot open the database")
+            stack.push_async_callback(store.aclose)
+        from .lease import bot_id_from_token
+
+        self.processed = ProcessedUpdates(store, bot_id_from_token(self.app.bot.token))
+        await self.processed.open()
+        logger.info("📬 Delivery: at-least-once (records in %s)", store.masked_url)
+
+    def _delivery_database(self) -> str | None:
+        """The database URL for delivery records, or None for at-most-once."""
+        if self.options.delivery == "at-most-once":
+            return None
+        url = self.options.database_url or getattr(self.lease, "dsn", None)
+        if url is None and self.options.delivery == "at-least-once" and not self.options.store:
+            from .db import database_url_from_env
+
+            url = database_url_from_env()  # asked for explicitly: the embedded SQLite file
+        return url
+
     async def _lead(self) -> None:
         lease = self.lease
         self.status.set_role("leader")
+        tracker = DeliveryTracker(self.processed) if self.processed else None
+        start = dict(self.options.start)
+        if start["drop_updates"] is None:
+            start["drop_updates"] = tracker is None
         started = await _start(
             self.app,
-            **self.options.start,
+            **start,
             error_callback=None,
             fence=lease,
             status=self.status,
+            delivery=tracker,
             call_post_init=True,
         )
         if not started:  # another application polls in this process: nothing to lead
@@ -268,12 +350,12 @@ class _Runner:
             logger.warning(
                 "🛑 Lost the polling lease (%s): stopped polling; standing by", lease.describe()
             )
-        await self._step_down()
+        await self._step_down(tracker)
 
-    async def _step_down(self) -> None:
+    async def _step_down(self, tracker: DeliveryTracker | None) -> None:
         try:
             async with asyncio.timeout(self.options.shutdown_timeout):
-                await _stop(self.app, call_post_stop=True)
+                await _stop(self.app, call_post_stop=True, delivery=tracker)
         except TimeoutError:
             logger.error(
                 "❌ Graceful stop took longer than %.0f s; releasing the lease anyway",
@@ -298,6 +380,17 @@ class _Runner:
             task.result()  # re-raise its error, if any
             return True
         return False
+
+
+def _checked(delivery: str) -> Delivery:
+    if delivery not in _DELIVERY_MODES:
+        raise ValueError(f"delivery must be one of {', '.join(_DELIVERY_MODES)}, not {delivery!r}")
+    return delivery
+
+
+def _delivery_from_env() -> Delivery | None:
+    value = os.getenv("SAFE_POLLING_DELIVERY", "").strip().lower()
+    return _checked(value) if value else None
 
 
 async def _or_exit(awaitable: Awaitable[_T], what: str) -> _T:

@@ -82,6 +82,11 @@ async def journey(api: FakeBotAPI, kie: FakeKie, url: str) -> None:
         await api.wait_for("sendVideo", chat_id=USER, after=mark, timeout=WAIT)
         await api.wait_for_text(USER, "Veo 3 Fast: done", after=mark, timeout=WAIT)
         assert await balance_of(app, USER) == 170 - 4 - 60
+        mark = await say(api, USER, "/history")
+        history = await api.wait_for_text(USER, "Your last generations", after=mark, timeout=WAIT)
+        assert "Veo 3 Fast · done · 60 cr" in (history.text or "")
+        assert "Nano Banana · done · 4 cr" in (history.text or "")
+        assert ".png" in (history.text or "")  # the result links
 
     # One progress message per generation, edited through its states.
     edits = [s for s in api.sent(USER) if s.method == "editMessageText"]

@@ -80,12 +80,15 @@ async def test_deploy_handover_mid_generation_resumes_and_delivers_once(
         (task_id,) = kie.tasks
         kie.finish(task_id)
         mark = api.sent_count
+        # Paid while no instance polls: must not be dropped when the next one starts.
+        api.inject_successful_payment(USER, "topup:s50:50", 50, "paid-during-deploy")
         new = await start_bot(env, log)
         try:
             await api.wait_for("sendVideo", chat_id=USER, after=mark, timeout=30)
             await api.wait_for_text(USER, "Veo 3 Fast: done", after=mark, timeout=WAIT)
+            await api.wait_for_text(USER, "Payment received: +50", after=mark, timeout=WAIT)
             mark = await say(api, USER, "/balance")
-            await api.wait_for_text(USER, "Your balance: 40", after=mark, timeout=WAIT)
+            await api.wait_for_text(USER, "Your balance: 90", after=mark, timeout=WAIT)
         finally:
             assert await stop_bot(new) == 0
     assert len([s for s in api.sent(USER) if s.method == "sendVideo"]) == 1

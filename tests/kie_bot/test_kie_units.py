@@ -67,6 +67,10 @@ def test_requests_are_complete_for_each_api() -> None:
         "model": "V4_5",
     }
     assert "model" not in build_request(gpt, Params("p", "3:2"))
+    hook = "https://example.org/kie"
+    assert build_request(suno, Params("p"), hook)["callBackUrl"] == hook
+    assert build_request(edit, Params("p"), hook)["callBackUrl"] == hook
+    assert "callBackUrl" not in build_request(edit, Params("p"))
 
 
 @pytest.mark.parametrize(

@@ -208,6 +208,17 @@ class PostgresLease(PollingLease):
         self._op = asyncio.Lock()
         self._watchdog: asyncio.Task[None] | None = None
 
+    @property
+    def dsn(self) -> str:
+        """The database URL of the lease (it may hold a password: never log it).
+
+        :func:`safe_polling.run_polling` uses it to keep its delivery records in
+        the same database when no ``DATABASE_URL`` is set.
+
+        .. versionadded:: 0.1.0
+        """
+        return self._dsn
+
     def describe(self) -> str:
         return f"postgres lease on {self._where} (key {self._bot_id}:{self._name})"
 

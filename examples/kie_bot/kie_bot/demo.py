@@ -1,0 +1,145 @@
+"""Offline demo: the real bot against the fake Bot API and the fake KIE server.
+
+``python -m kie_bot.demo`` (from ``examples/kie_bot``) needs no token, no KIE key and no
+network: it starts both fakes on 127.0.0.1, runs the bot on a temporary SQLite file, plays
+a user (start, top up with Stars, generate an image) and prints the conversation.
+
+.. versionadded:: 0.1.0
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from kie_bot.app import build_application
+from kie_bot.config import Settings
+from kie_bot.kie.fake_server import FakeKie
+from kie_bot.services import on_shutdown, on_start, on_stop
+from safe_polling import safe_start_polling, safe_stop_polling
+from safe_polling.testing import FakeBotAPI, Sent
+
+__all__ = ["main"]
+
+USER = 1001
+WAIT = 10.0
+
+
+def _data(sent: Sent, prefix: str) -> str:
+    markup = (sent.message or {}).get("reply_markup") or {}
+    for row in markup.get("inline_keyboard", []):
+        for button in row:
+            if str(button.get("callback_data", "")).startswith(prefix):
+                return str(button["callback_data"])
+    raise LookupError(prefix)
+
+
+class _User:
+    """Plays one user and prints what the bot answers."""
+
+    def __init__(self, api: FakeBotAPI) -> None:
+        self.api = api
+        self.shown = 0
+
+    def show(self) -> None:
+        for sent in self.api.sent(USER)[self.shown :]:
+            if sent.method != "answerCallbackQuery":
+                text = sent.text or str(sent.params.get("title") or "")
+                print(f"  bot  [{sent.method}] {text.strip()}")
+        self.shown = len(self.api.sent(USER))
+
+    async def say(self, text: str, expect: Any) -> Sent:
+        print(f"  user {text}")
+        mark = self.api.sent_count
+        self.api.inject_message(USER, text)
+        found = await self.api.wait_for(expect, chat_id=USER, after=mark, timeout=WAIT)
+        self.show()
+        return found
+
+    async def press(self, sent: Sent, prefix: str, expect: Any) -> Sent:
+        data = _data(sent, prefix)
+        print(f"  user [presses {data}]")
+        mark = self.api.sent_count
+        assert sent.message is not None
+        self.api.inject_callback_query(USER, data, message_id=sent.message["message_id"])
+        found = await self.api.wait_for(expect, chat_id=USER, after=mark, timeout=WAIT)
+        self.show()
+        return found
+
+
+def _has(prefix: str) -> Any:
+    def check(sent: Sent) -> bool:
+        try:
+            _data(sent, prefix)
+        except LookupError:
+            return False
+        return True
+
+    return check
+
+
+async def _play(api: FakeBotAPI) -> None:
+    user = _User(api)
+    await user.say("/start", "sendMessage")
+    packages = await user.say("/topup", _has("pay:"))
+    invoice = await user.press(packages, "pay:s50", "sendInvoice")
+    payload = invoice.params["payload"]
+    print("  user [pays 50 Stars]")
+    api.inject_pre_checkout_query(USER, payload, 50)
+    mark = api.sent_count
+    api.inject_successful_payment(USER, payload, 50, "demo-charge-1")
+    await api.wait_for_text(USER, "Payment received", after=mark, timeout=WAIT)
+    user.show()
+    menu = await user.say("/models", _has("cat:"))
+    models = await user.press(menu, "cat:image", _has("model:"))
+    await user.press(models, "model:nano-banana", "sendMessage")
+    options = await user.say("a watercolor fox in the snow", _has("opt:"))
+    price = await user.press(options, "opt:", _has("gen:go:"))
+    await user.press(price, "gen:go:", "sendPhoto")
+    await user.say("/balance", "sendMessage")
+
+
+async def run_demo() -> None:
+    """Start the fakes and the bot, play the conversation, stop everything."""
+    with tempfile.TemporaryDirectory() as tmp:
+        async with FakeBotAPI(conflict_delay=0.2) as api, FakeKie() as kie:
+            settings = Settings(
+                bot_token=api.token,
+                kie_api_key=kie.api_key,
+                database_url=f"sqlite:///{Path(tmp) / 'demo.sqlite3'}",
+                kie_api_url=kie.api_url,
+                kie_upload_url=kie.upload_url,
+                telegram_base_url=api.base_url,
+                telegram_base_file_url=api.base_file_url,
+                poll_interval=0.3,
+                poll_max_interval=1.0,
+            )
+            app = build_application(settings)
+            await app.initialize()
+            await on_start(app)  # what run_polling's post_init does
+            # A separate program from bot_kie.py (its own process), so not a second poller.
+            await safe_start_polling(app)  # safe-polling: ignore[SP101]
+            try:
+                await _play(api)
+            finally:
+                with contextlib.suppress(Exception):
+                    await app.updater.stop()  # type: ignore[union-attr]
+                    await app.stop()
+                await on_stop(app)
+                await safe_stop_polling(app)
+                await on_shutdown(app)
+
+
+def main() -> None:
+    """Entry point of ``python -m kie_bot.demo``."""
+    logging.basicConfig(level=logging.WARNING)
+    asyncio.run(run_demo())
+    print("demo finished: every step above went through real HTTP on 127.0.0.1")
+
+
+if __name__ == "__main__":
+    main()

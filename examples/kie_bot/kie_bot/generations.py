@@ -1,0 +1,428 @@
+"""The durable generation state machine: charge, submit, poll, deliver or refund, once.
+
+Every step is recorded in ``kie_generations`` before or right after the side effect it
+guards, and every side effect is made once:
+
+- the charge uses the store's idempotency key ``charge:<id>`` (re-running it after a crash
+  charges nothing twice);
+- a KIE task is created at most once: a generation found ``charged`` without a task id
+  after a restart may or may not have a task, so it is refunded, never re-created;
+- delivery and refund are claimed by conditional updates (``submitted -> delivering``,
+  ``... -> refunding``), so only one writer ever delivers or refunds; the credit back uses
+  the idempotency key ``refund:<id>``.
+
+At start-up :meth:`GenerationService.resume` picks up every unfinished generation, so a
+restart or a deploy handover never loses a paid generation. Running work is tracked and
+cancelled on shutdown, except the short delivery/refund steps, which are waited for.
+
+.. versionadded:: 0.1.0
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Awaitable
+from dataclasses import dataclass, replace
+from enum import StrEnum
+from typing import Protocol, TypeVar
+
+from kie_bot.catalog import Catalog, Model, Params, build_request
+from kie_bot.kie import (
+    KieError,
+    KieGenerationFailed,
+    KieMaintenance,
+    KieRateLimited,
+    KieTransportError,
+    KieValidationError,
+    TaskState,
+)
+from kie_bot.kie.client import KieClient
+from kie_bot.storage import Generation, State, Storage, now_ms
+from kie_bot.texts import t
+from safe_polling.db import InsufficientFunds
+
+__all__ = ["GenerationService", "Messenger", "PollSettings", "StartResult"]
+
+log = logging.getLogger(__name__)
+_T = TypeVar("_T")
+
+
+class Messenger(Protocol):
+    """How the state machine talks to the user (Telegram in the bot, a recorder in tests).
+
+    .. versionadded:: 0.1.0
+    """
+
+    async def send_text(self, chat_id: int, text: str) -> int | None:
+        """Send a message; return its id (:obj:`None` if it could not be sent)."""
+
+    async def edit_text(self, chat_id: int, message_id: int, text: str) -> bool:
+        """Replace a message's text; :obj:`False` if it could not be edited."""
+
+    async def send_media(self, chat_id: int, media: str, url: str, caption: str) -> bool:
+        """Send *url* as ``photo``/``video``/``audio``; :obj:`False` if it was too large."""
+
+
+class StartResult(StrEnum):
+    """What :meth:`GenerationService.start` did.
+
+    .. versionadded:: 0.1.0
+    """
+
+    STARTED = "started"
+    DUPLICATE = "duplicate"
+    INSUFFICIENT = "insufficient"
+
+
+@dataclass(frozen=True, slots=True)
+class PollSettings:
+    """Timing of the status polling.
+
+    Attributes:
+        interval (:obj:`float`): First wait between status checks (KIE suggests 2-3 s).
+        max_interval (:obj:`float`): The cap it backs off to.
+        timeout (:obj:`float`): Seconds after submission before giving up and refunding.
+        edit_every (:obj:`float`): Minimum seconds between two progress edits with the
+            same stage (Telegram rate-limits edits).
+        critical_grace (:obj:`float`): Longest wait for a create, delivery or refund in
+            progress when the service is cancelled.
+        callback_url (:obj:`str` | :obj:`None`): ``callBackUrl`` for KIE (``KIE_CALLBACK_URL``).
+
+    .. versionadded:: 0.1.0
+    """
+
+    interval: float = 3.0
+    max_interval: float = 15.0
+    timeout: float = 900.0
+    edit_every: float = 10.0
+    critical_grace: float = 10.0
+    callback_url: str | None = None
+
+
+class GenerationService:
+    """Runs generations from confirmation to delivery or refund.
+
+    Args:
+        storage (:class:`kie_bot.storage.Storage`): The bot's tables.
+        kie (:class:`kie_bot.kie.KieClient`): The KIE client.
+        catalog (:class:`kie_bot.catalog.Catalog`): The models.
+        messenger (:class:`Messenger`): Where user messages go.
+        poll (:class:`PollSettings`, optional): Polling timing.
+
+    .. versionadded:: 0.1.0
+    """
+
+    def __init__(
+        self,
+        storage: Storage,
+        kie: KieClient,
+        catalog: Catalog,
+        messenger: Messenger,
+        poll: PollSettings | None = None,
+    ) -> None:
+        self.storage = storage
+        self.kie = kie
+        self.catalog = catalog
+        self.messenger = messenger
+        self.poll = poll or PollSettings()
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._critical: set[str] = set()
+        self._closing = False
+
+    @property
+    def running(self) -> int:
+        """:obj:`int`: Generations being worked on by this process."""
+        return len(self._tasks)
+
+    async def start(
+        self, gen_id: str, *, user_id: int, chat_id: int, lang: str, model: Model, params: Params
+    ) -> tuple[StartResult, int]:
+        """Record, charge and launch a confirmed generation.
+
+        Args:
+            gen_id (:obj:`str`): Chosen when the price was shown, so a double press of
+                *Confirm* maps to the same generation.
+            user_id (:obj:`int`): Who pays.
+            chat_id (:obj:`int`): Where messages go.
+            lang (:obj:`str`): ``"ru"`` or ``"en"``.
+            model (:class:`kie_bot.catalog.Model`): What to run.
+            params (:class:`kie_bot.catalog.Params`): The user's answers.
+
+        Returns:
+            tuple[:class:`StartResult`, :obj:`int`]: The outcome and the balance after it
+            (for :attr:`StartResult.INSUFFICIENT`, the balance that was too low).
+
+        .. versionadded:: 0.1.0
+        """
+        inserted = await self.storage.insert_generation(
+            gen_id,
+            user_id=user_id,
+            chat_id=chat_id,
+            lang=lang,
+            model=model.id,
+            params=params,
+            price=model.price,
+        )
+        if not inserted:
+            return StartResult.DUPLICATE, await self.storage.store.get_user_balance_async(user_id)
+        gen = await self.storage.get(gen_id)
+        assert gen is not None
+        try:
+            balance = await self._charge(gen)
+        except InsufficientFunds as exc:
+            await self.storage.transition(gen_id, (State.CREATED,), State.CANCELLED)
+            return StartResult.INSUFFICIENT, exc.balance
+        self._spawn(gen_id)
+        return StartResult.STARTED, balance
+
+    async def _charge(self, gen: Generation) -> int:
+        # Idempotent: re-running it for a generation already charged charges nothing.
+        balance = await self.storage.store.subtract_user_balance_async(
+            gen.user_id,
+            gen.price,
+            reason=f"generation {gen.model}",
+            idempotency_key=f"charge:{gen.id}",
+        )
+        await self.storage.transition(gen.id, (State.CREATED,), State.CHARGED)
+        return balance
+
+    async def resume(self) -> int:
+        """Pick up every unfinished generation (call once this process is the poller).
+
+        Returns:
+            :obj:`int`: How many were picked up.
+
+        .. versionadded:: 0.1.0
+        """
+        count = 0
+        for gen in await self.storage.unfinished():
+            if gen.state is State.CREATED:
+                try:
+                    await self._charge(gen)
+                except InsufficientFunds:
+                    await self.storage.transition(gen.id, (State.CREATED,), State.CANCELLED)
+                    continue
+            elif gen.state is State.CHARGED:
+                # A create may or may not have reached KIE before the restart; re-creating
+                # could run (and bill) it twice, so the user gets the credits back instead.
+                self._spawn(gen.id, interrupted=True)
+                count += 1
+                continue
+            self._spawn(gen.id)
+            count += 1
+        log.info("resumed %d unfinished generation(s)", count)
+        return count
+
+    def _spawn(self, gen_id: str, *, interrupted: bool = False) -> None:
+        if self._closing or gen_id in self._tasks:
+            return
+        task = asyncio.create_task(self._run(gen_id, interrupted), name=f"generation-{gen_id}")
+        self._tasks[gen_id] = task
+        task.add_done_callback(lambda _: self._tasks.pop(gen_id, None))
+
+    async def wait_idle(self, timeout: float) -> None:
+        """Wait until no generation is running (for tests and orderly shutdown).
+
+        .. versionadded:: 0.1.0
+        """
+        async with asyncio.timeout(timeout):
+            while self._tasks:
+                await asyncio.gather(*list(self._tasks.values()), return_exceptions=True)
+
+    async def shutdown(self, grace: float = 10.0) -> None:
+        """Stop: cancel polling waits, let in-flight delivery/refund steps finish.
+
+        Durable state makes this safe: whatever is cancelled is resumed by the next
+        instance's :meth:`resume`.
+
+        .. versionadded:: 0.1.0
+        """
+        self._closing = True
+        for gen_id, task in list(self._tasks.items()):
+            if gen_id not in self._critical:
+                task.cancel()
+        with contextlib.suppress(TimeoutError):
+            await self.wait_idle(grace)
+        for task in list(self._tasks.values()):
+            task.cancel()
+        await asyncio.gather(*list(self._tasks.values()), return_exceptions=True)
+
+    async def _critical_step(self, gen_id: str, step: Awaitable[_T]) -> _T:
+        # Shielded so a shutdown cancel cannot stop a create, a delivery or a refund
+        # half-way; a cancel that lands anyway waits (bounded) for the step to finish.
+        self._critical.add(gen_id)
+        inner = asyncio.ensure_future(step)
+        try:
+            return await asyncio.shield(inner)
+        except asyncio.CancelledError:
+            await asyncio.wait([inner], timeout=self.poll.critical_grace)
+            raise
+        finally:
+            self._critical.discard(gen_id)
+
+    async def _run(self, gen_id: str, interrupted: bool) -> None:
+        try:
+            gen = await self.storage.get(gen_id)
+            if gen is None:
+                return
+            model = self.catalog.model(gen.model)
+            if gen.state is State.REFUNDING or model is None or interrupted:
+                await self._critical_step(gen_id, self._refund(gen, "reason_interrupted"))
+            elif gen.state is State.DELIVERING:
+                await self._critical_step(gen_id, self._deliver(gen, model))
+            elif gen.state is State.CHARGED:
+                await self._submit_and_poll(gen, model)
+            elif gen.state is State.SUBMITTED:
+                await self._poll(gen, model)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            # The row stays unfinished and is resumed at the next start-up.
+            log.exception("generation %s stopped by an unexpected error", gen_id)
+
+    async def _submit_and_poll(self, gen: Generation, model: Model) -> None:
+        message_id = await self.messenger.send_text(
+            gen.chat_id, t(gen.lang, "progress_queued", title=model.title)
+        )
+        if message_id is not None:
+            await self.storage.set_progress_message(gen.id, message_id)
+            gen = _with(gen, progress_message_id=message_id)
+        submitted = await self._critical_step(gen.id, self._submit(gen, model))
+        if submitted is not None and not self._closing:
+            await self._poll(submitted, model)
+
+    async def _submit(self, gen: Generation, model: Model) -> Generation | None:
+        """Create the KIE task once and record its id; refund when KIE refuses."""
+        try:
+            task_id = await self.kie.create_task(
+                model.api, build_request(model, gen.params, self.poll.callback_url)
+            )
+        except KieError as exc:
+            log.warning("generation %s: create refused: %s", gen.id, exc)
+            reason, error = _refund_reason(exc)
+            await self._refund(gen, reason, error)
+            return None
+        submitted = now_ms()
+        if not await self.storage.transition(
+            gen.id, (State.CHARGED,), State.SUBMITTED, task_id=task_id, submitted_at=submitted
+        ):
+            # Another instance already settled it (refunded as interrupted): stop here.
+            log.warning("generation %s was settled elsewhere; task %s abandoned", gen.id, task_id)
+            return None
+        return _with(gen, task_id=task_id, submitted_at=submitted)
+
+    async def _poll(self, gen: Generation, model: Model) -> None:
+        assert gen.task_id is not None
+        deadline = (gen.submitted_at or now_ms()) + int(self.poll.timeout * 1000)
+        interval = self.poll.interval
+        shown, last_edit = "", 0.0
+        loop = asyncio.get_running_loop()
+        while now_ms() < deadline:
+            if self._closing:
+                return  # shutting down: the next leader resumes from the database
+            await asyncio.sleep(interval)
+            interval = min(interval * 1.5, self.poll.max_interval)
+            try:
+                status = await self.kie.get_status(model.api, gen.task_id)
+            except KieError as exc:
+                # Status reads are retried inside the client; keep trying until the deadline.
+                log.warning("generation %s: status check failed: %s", gen.id, exc)
+                continue
+            if status.state is TaskState.SUCCESS:
+                gen = _with(gen, result_urls=status.result_urls)
+                await self._critical_step(gen.id, self._claim_and_deliver(gen, model))
+                return
+            if status.state is TaskState.FAILED:
+                error = status.error or "-"
+                await self._critical_step(gen.id, self._refund(gen, "reason_failed", error))
+                return
+            key = (
+                "progress_queued"
+                if status.stage in ("waiting", "queuing")
+                else ("progress_generating")
+            )
+            if key != shown or loop.time() - last_edit >= self.poll.edit_every:
+                seconds = max(0, (now_ms() - (gen.submitted_at or now_ms())) // 1000)
+                text = t(gen.lang, key, title=model.title, seconds=seconds)
+                await self._progress(gen, text)
+                shown, last_edit = key, loop.time()
+        await self._critical_step(gen.id, self._refund(gen, "reason_timeout"))
+
+    async def _progress(self, gen: Generation, text: str) -> None:
+        if gen.progress_message_id is None or not await self.messenger.edit_text(
+            gen.chat_id, gen.progress_message_id, text
+        ):
+            message_id = await self.messenger.send_text(gen.chat_id, text)
+            if message_id is not None and gen.progress_message_id is None:
+                await self.storage.set_progress_message(gen.id, message_id)
+
+    async def _claim_and_deliver(self, gen: Generation, model: Model) -> None:
+        claimed = await self.storage.transition(
+            gen.id,
+            (State.SUBMITTED,),
+            State.DELIVERING,
+            result_urls=json.dumps(list(gen.result_urls)),
+        )
+        if claimed:
+            await self._deliver(gen, model)
+
+    async def _deliver(self, gen: Generation, model: Model) -> None:
+        title = model.title
+        await self._progress(gen, t(gen.lang, "progress_sending", title=title))
+        for url in gen.result_urls:
+            caption = t(gen.lang, "result_caption", title=title)
+            if not await self.messenger.send_media(gen.chat_id, model.media, url, caption):
+                await self.messenger.send_text(
+                    gen.chat_id, t(gen.lang, "result_link", title=title, url=url)
+                )
+        await self.storage.transition(gen.id, (State.DELIVERING,), State.DONE)
+        log.info("generation %s delivered (%d file(s))", gen.id, len(gen.result_urls))
+        await self._progress(gen, t(gen.lang, "progress_done", title=title))
+
+    async def _refund(self, gen: Generation, reason: str, error: str = "-") -> None:
+        claimable = (State.CHARGED, State.SUBMITTED, State.REFUNDING)  # never uncharged
+        if not await self.storage.transition(
+            gen.id, claimable, State.REFUNDING, error=f"{reason}: {error}"[:500]
+        ):
+            return  # someone else delivered or refunded it
+        balance = await self.storage.store.add_user_balance_async(
+            gen.user_id,
+            gen.price,
+            reason=f"refund {gen.model}",
+            idempotency_key=f"refund:{gen.id}",
+        )
+        if not await self.storage.transition(gen.id, (State.REFUNDING,), State.REFUNDED):
+            return
+        log.info("generation %s refunded %d credits (%s: %s)", gen.id, gen.price, reason, error)
+        model = self.catalog.model(gen.model)
+        title = model.title if model else gen.model
+        text = t(
+            gen.lang,
+            "refunded",
+            title=title,
+            price=gen.price,
+            balance=balance,
+            reason=t(gen.lang, reason, error=error),
+        )
+        await self._progress(gen, text)
+
+
+def _refund_reason(exc: KieError) -> tuple[str, str]:
+    """Map a refused create to the text key shown to the user (and the detail)."""
+    if isinstance(exc, KieRateLimited):
+        return "reason_busy", exc.message
+    if isinstance(exc, KieValidationError):
+        return "reason_rejected", exc.message
+    if isinstance(exc, KieGenerationFailed):
+        return "reason_failed", exc.message
+    if isinstance(exc, KieMaintenance | KieTransportError):
+        return "reason_unavailable", exc.message
+    # 402 (the operator's KIE account is empty), 401, 5xx: not the user's fault.
+    return "reason_unavailable", exc.message
+
+
+def _with(gen: Generation, **changes: object) -> Generation:
+    return replace(gen, **changes)  # type: ignore[arg-type]

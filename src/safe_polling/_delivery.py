@@ -1,0 +1,257 @@
+"""At-least-once fetching, effectively-once handling.
+
+PTB confirms fetched updates on its next getUpdates, before handlers have
+finished: a leader killed between fetch and handling loses those updates. Here
+the getUpdates gate asks the :class:`DeliveryTracker` which offset may be
+confirmed: only below the oldest update that is not yet handled *and* recorded
+as handled in the database. Telegram then re-delivers whatever a dead leader had
+not finished, and the durable record of handled ``update_id`` values (shared by
+all instances through the database) keeps an update handled before a crash from
+being handled again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections.abc import Awaitable
+from typing import TYPE_CHECKING, Any
+
+from telegram import Update
+from telegram.ext import BaseUpdateProcessor
+
+if TYPE_CHECKING:
+    from .db import BalanceStore
+
+logger = logging.getLogger("safe_polling")
+
+_MIGRATIONS = [
+    "CREATE TABLE safe_polling_processed_updates ("
+    " bot_id BIGINT NOT NULL,"
+    " update_id BIGINT NOT NULL,"
+    " processed_at BIGINT NOT NULL,"
+    " PRIMARY KEY (bot_id, update_id))",
+    "CREATE INDEX safe_polling_processed_updates_age"
+    " ON safe_polling_processed_updates (processed_at)",
+]
+# Telegram keeps unconfirmed updates for 24 hours; a record older than twice
+# that can never match a re-delivery.
+RETENTION_SECONDS = 48 * 3600
+_PRUNE_EVERY_MARKS = 5000
+# When a poll brings back only updates that are still being handled, wait this
+# long for one of them to finish before polling again, instead of spinning.
+_IN_FLIGHT_PAUSE = 0.25
+
+
+class ProcessedUpdates:
+    """The durable record of handled updates, in the bot's database."""
+
+    def __init__(self, store: BalanceStore, bot_id: int) -> None:
+        self.store = store
+        self.bot_id = bot_id
+        self._marks_since_prune = 0
+
+    async def open(self) -> None:
+        """Create or migrate the table; drop records past the retention."""
+        await self.store.apply_migrations("safe_polling.delivery", _MIGRATIONS)
+        await self.prune()
+
+    async def handled_among(self, update_ids: list[int]) -> set[int]:
+        """The ids among *update_ids* already handled by any instance."""
+        if not update_ids:
+            return set()
+        rows = await self.store.fetch_all(
+            "SELECT update_id FROM safe_polling_processed_updates"
+            " WHERE bot_id = $1 AND update_id BETWEEN $2 AND $3 AND processed_at >= $4",
+            self.bot_id,
+            min(update_ids),
+            max(update_ids),
+            # Ignore expired records even before they are pruned: after a week
+            # without updates Telegram picks the next update_id at random.
+            int(time.time()) - RETENTION_SECONDS,
+        )
+        wanted = set(update_ids)
+        return {int(row["update_id"]) for row in rows} & wanted
+
+    async def mark(self, update_ids: list[int]) -> None:
+        """Record *update_ids* as handled, in one transaction."""
+        now = int(time.time())
+        async with self.store.transaction() as tx:
+            for update_id in update_ids:
+                await tx.execute(
+                    "INSERT INTO safe_polling_processed_updates (bot_id, update_id, processed_at)"
+                    " VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+                    self.bot_id,
+                    update_id,
+                    now,
+                )
+        self._marks_since_prune += len(update_ids)
+        if self._marks_since_prune >= _PRUNE_EVERY_MARKS:
+            await self.prune()
+
+    async def prune(self) -> None:
+        """Bounded retention: forget records older than :data:`RETENTION_SECONDS`."""
+        self._marks_since_prune = 0
+        await self.store.execute(
+            "DELETE FROM safe_polling_processed_updates WHERE bot_id = $1 AND processed_at < $2",
+            self.bot_id,
+            int(time.time()) - RETENTION_SECONDS,
+        )
+
+
+class DeliveryTracker:
+    """What one leadership term fetched, handled and recorded.
+
+    Update ids move through three states: *in flight* (given to PTB), *handled*
+    (the handler returned or failed into the error handler) and *recorded*
+    (written to :class:`ProcessedUpdates`), when they stop holding the offset
+    back.
+    """
+
+    def __init__(self, processed: ProcessedUpdates) -> None:
+        self.processed = processed
+        self._outstanding: dict[int, bool] = {}  # update_id -> handled?
+        self._highest_seen = -1
+        self._changed = asyncio.Event()  # wakes the recorder
+        self._progress = asyncio.Event()  # wakes a poll waiting on in-flight updates
+        self._record_lock = asyncio.Lock()
+        self._recorder: asyncio.Task[None] | None = None
+        #: Updates Telegram re-delivered that were already handled (skipped).
+        self.skipped_duplicates = 0
+
+    def offset(self, requested: int) -> int:
+        """The offset to send: never past an update that is not recorded yet."""
+        if self._outstanding:
+            return min(self._outstanding)
+        return max(requested, self._highest_seen + 1)
+
+    async def record_handled(self) -> None:
+        """Write the handled updates to the database; they then free the offset."""
+        async with self._record_lock:
+            done = [uid for uid, handled in self._outstanding.items() if handled]
+            if not done:
+                return
+            await self.processed.mark(done)
+            for uid in done:
+                del self._outstanding[uid]
+
+    async def accept(self, updates: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Filter a getUpdates result down to the updates PTB must handle now."""
+        fresh = [u for u in updates if _update_id(u) > self._highest_seen]
+        if not fresh:
+            if updates and self._outstanding:
+                await self._wait_for_progress()
+            return []
+        self._highest_seen = max(_update_id(u) for u in fresh)
+        handled = await self.processed.handled_among([_update_id(u) for u in fresh])
+        if handled:
+            self.skipped_duplicates += len(handled)
+            logger.info("↩️ Skipped %d re-delivered update(s) already handled", len(handled))
+        new = [u for u in fresh if _update_id(u) not in handled]
+        for update in new:
+            self._outstanding[_update_id(update)] = False
+        return new
+
+    def handled(self, update_id: int) -> None:
+        """Called when PTB has finished with *update_id*."""
+        if update_id in self._outstanding:
+            self._outstanding[update_id] = True
+            self._changed.set()
+            self._progress.set()
+            if self._recorder is None:
+                self._recorder = asyncio.create_task(self._record_continuously())
+
+    async def _record_continuously(self) -> None:
+        # Record soon after handling, not only at the next getUpdates: a crash
+        # in between would otherwise get a handled update handled again.
+        # Updates finishing meanwhile are written together, in one transaction.
+        while True:
+            await self._changed.wait()
+            self._changed.clear()
+            try:
+                await self.record_handled()
+            except Exception as exc:  # the gate records them before the next poll
+                logger.warning("⚠️ Could not record handled updates yet: %s", exc)
+                await asyncio.sleep(1.0)
+
+    async def aclose(self) -> None:
+        """Stop the background recorder (recording what is handled first)."""
+        if self._recorder is not None:
+            self._recorder.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._recorder
+            self._recorder = None
+        await self.record_handled()
+
+    async def _wait_for_progress(self) -> None:
+        # Not the recorder's event: waiting must not steal its wake-ups.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._progress.wait(), _IN_FLIGHT_PAUSE)
+        self._progress.clear()
+
+
+def _update_id(update: dict[str, Any]) -> int:
+    return int(update["update_id"])
+
+
+def filter_payload(payload: bytes) -> tuple[list[dict[str, Any]], bool]:
+    """Decode a getUpdates answer: (updates, ok)."""
+    try:
+        data = json.loads(payload)
+    except ValueError:
+        return [], False
+    if (
+        not isinstance(data, dict)
+        or not data.get("ok")
+        or not isinstance(data.get("result"), list)
+    ):
+        return [], False
+    return [u for u in data["result"] if isinstance(u, dict) and "update_id" in u], True
+
+
+def encode_updates(updates: list[dict[str, Any]]) -> bytes:
+    """Encode a getUpdates answer holding *updates*."""
+    return json.dumps({"ok": True, "result": updates}).encode()
+
+
+class TrackingUpdateProcessor(BaseUpdateProcessor):
+    """Wraps the application's update processor to report finished updates.
+
+    PTB calls the processor for every update it handles, with the application's
+    own concurrency limit, so wrapping it keeps ``concurrent_updates`` working
+    while telling the tracker when each update is done.
+    """
+
+    def __init__(self, inner: BaseUpdateProcessor, tracker: DeliveryTracker) -> None:
+        super().__init__(inner.max_concurrent_updates)
+        self.inner = inner
+        self.tracker = tracker
+
+    async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
+        try:
+            await self.inner.do_process_update(update, coroutine)
+        finally:
+            if isinstance(update, Update):
+                self.tracker.handled(update.update_id)
+
+    async def initialize(self) -> None:
+        await self.inner.initialize()
+
+    async def shutdown(self) -> None:
+        await self.inner.shutdown()
+
+
+def install_tracking(application: Any, tracker: DeliveryTracker) -> None:
+    """Route the application's updates through a :class:`TrackingUpdateProcessor`."""
+    remove_tracking(application)
+    application._update_processor = TrackingUpdateProcessor(application._update_processor, tracker)
+
+
+def remove_tracking(application: Any) -> None:
+    """Undo :func:`install_tracking` (no-op when not installed)."""
+    processor = application._update_processor
+    if isinstance(processor, TrackingUpdateProcessor):
+        application._update_processor = processor.inner

@@ -1,0 +1,87 @@
+"""Run the delivery bot (``_bot.py``) as real subprocesses against a fake Bot API."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+BOT = Path(__file__).with_name("_bot.py")
+
+
+class BotProcess:
+    """One running bot subprocess, with its output collected."""
+
+    def __init__(self, proc: asyncio.subprocess.Process) -> None:
+        self.proc = proc
+        self.lines: list[str] = []
+        self._reader = asyncio.ensure_future(self._read())
+
+    async def _read(self) -> None:
+        assert self.proc.stdout is not None
+        async for raw in self.proc.stdout:
+            self.lines.append(raw.decode(errors="replace"))
+
+    @property
+    def output(self) -> str:
+        return "".join(self.lines)
+
+    async def wait_for_line(self, needle: str, timeout: float = 20) -> None:
+        async with asyncio.timeout(timeout):
+            while needle not in self.output:
+                if self.proc.returncode is not None:
+                    raise AssertionError(f"bot exited before {needle!r}:\n{self.output}")
+                await asyncio.sleep(0.02)
+
+    async def signal_and_wait(self, sig: int, timeout: float = 30) -> int:
+        if self.proc.returncode is None:
+            self.proc.send_signal(sig)
+        async with asyncio.timeout(timeout):
+            code = await self.proc.wait()
+            await self._reader
+        return code
+
+
+@asynccontextmanager
+async def bot_process(
+    base_url: str, token: str, database_url: str, **env: str
+) -> AsyncIterator[BotProcess]:
+    environment = {
+        **os.environ,
+        "TELEGRAM_BOT_TOKEN": token,
+        "TELEGRAM_BASE_URL": base_url,
+        "DATABASE_URL": database_url,
+        "PYTHONUNBUFFERED": "1",
+        **env,
+    }
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        str(BOT),
+        env=environment,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    bot = BotProcess(proc)
+    try:
+        yield bot
+    finally:
+        if proc.returncode is None:
+            proc.send_signal(signal.SIGKILL)
+            await proc.wait()
+        await bot._reader
+
+
+async def eventually(check: Callable[[], object], timeout: float = 20) -> None:
+    """Wait until *check()* is truthy (an awaitable result is awaited)."""
+    async with asyncio.timeout(timeout):
+        while True:
+            result = check()
+            if asyncio.iscoroutine(result):
+                result = await result
+            if result:
+                return
+            await asyncio.sleep(0.05)
