@@ -284,6 +284,7 @@ class _Checker:
         elif kind == "redis":
             yield self._at(svc, "type", "warning", name, "type: redis is deprecated: use keyvalue")
         yield from self._check_runtime(svc, name)
+        yield from self._check_root_dir(svc, name)
         yield from self._check_plan_and_deploy(svc, name, str(kind))
         yield from self._check_env_vars(svc, name)
 
@@ -318,6 +319,24 @@ class _Checker:
             if not svc.get(key):
                 yield self._at(
                     svc, key, "error", name, f"{key}: is missing (required without Docker)"
+                )
+
+    def _check_root_dir(self, svc: dict[Any, Any], name: str) -> Iterator[RenderFinding]:
+        # Render: "Files outside your service's root directory are not available
+        # to the service at build time or at runtime."
+        if not svc.get("rootDir"):
+            return
+        for key in ("buildCommand", "startCommand", "preDeployCommand"):
+            command = str(svc.get(key) or "")
+            if _PARENT_PATH.search(command):
+                yield self._at(
+                    svc,
+                    key,
+                    "error",
+                    name,
+                    f"{key} reaches outside rootDir ('..'): files outside the root directory "
+                    "are not available at build time or at runtime; install from a package "
+                    "index or a git URL instead",
                 )
 
     def _check_plan_and_deploy(
@@ -499,6 +518,9 @@ class _Checker:
             elif item.get("key"):
                 declared.add(str(item["key"]))
         return declared, unknown_group
+
+
+_PARENT_PATH = re.compile(r"(?<![\w.])\.\.(/|$|\[|\s|\"|')")
 
 
 def _env_items(svc: dict[Any, Any]) -> list[dict[Any, Any]]:
