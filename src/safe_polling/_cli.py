@@ -16,7 +16,6 @@ from typing import Any, NoReturn, Protocol
 
 import anyio
 
-from safe_polling._preflight._database import mask_url
 from safe_polling._preflight._report import CheckResult, CheckStatus, PreflightCheck, scrub
 from safe_polling._preflight._runner import LeaseLike, run_preflight
 from safe_polling._preflight._telegram import (
@@ -30,6 +29,7 @@ from safe_polling._preflight._telegram import (
     resolve_token,
     webhook_host,
 )
+from safe_polling.db import mask_database_url as mask_url
 
 # Anything shaped like a bot token, wherever it shows up (e.g. argparse echoing a typo).
 _TOKEN_LIKE = re.compile(r"\d{3,}:[A-Za-z0-9_-]{20,}")

@@ -17,6 +17,8 @@ import anyio
 import anyio.to_thread
 
 from safe_polling._preflight._report import CheckResult, CheckStatus
+from safe_polling.db import mask_database_url as mask_url
+from safe_polling.db._base import sqlite_path
 
 DATABASE_URL_ENV = "DATABASE_URL"
 _POSTGRES_SCHEMES = ("postgres", "postgresql")
@@ -56,18 +58,6 @@ def url_secrets(url: str) -> tuple[str, ...]:
     return (password, unquote(password)) if password else ()
 
 
-def mask_url(url: str) -> str:
-    """Return ``url`` with its password replaced by ``***`` (works on malformed URLs too)."""
-    password = url_password(url)
-    if not password:
-        return url
-    scheme, _, rest = url.partition("://")
-    netloc, slash, tail = rest.partition("/")
-    userinfo, _, hostinfo = netloc.rpartition("@")
-    user = userinfo.partition(":")[0]
-    return f"{scheme}://{user}:***@{hostinfo}{slash}{tail}"
-
-
 def parse_database_url(url: str) -> DatabaseUrl:
     """Parse a ``postgres://``, ``postgresql://`` or ``sqlite:///path`` URL.
 
@@ -104,8 +94,7 @@ def _parse_sqlite(url: str) -> DatabaseUrl:
         raise DatabaseUrlError(
             "SQLite URL needs a path: sqlite:///relative.db or sqlite:////abs.db"
         )
-    path = unquote(path[1:].split("?", 1)[0])
-    return DatabaseUrl("sqlite", url, url, sqlite_path=path)
+    return DatabaseUrl("sqlite", url, url, sqlite_path=unquote(sqlite_path(url)))
 
 
 async def check_database(url: str | None, *, required: bool, timeout: float) -> CheckResult:
