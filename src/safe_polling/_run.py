@@ -394,10 +394,15 @@ def _delivery_from_env() -> Delivery | None:
 
 
 async def _or_exit(awaitable: Awaitable[_T], what: str) -> _T:
-    """Await a start-up step; a configuration error ends the run with status 1."""
+    """Await a start-up step; its failure ends the run with status 1 and one line.
+
+    A bad ``SAFE_POLLING_LEASE``, an unreachable database or a port in use is a
+    configuration problem: a traceback would only bury the one line that says
+    what to fix, on every restart of the platform's crash loop.
+    """
     try:
         return await awaitable
-    except (OSError, ValueError) as exc:
+    except Exception as exc:
         logger.error("❌ %s: %s", what, exc)
         raise SystemExit(1) from None
 

@@ -141,3 +141,26 @@ async def test_rejected_token_exits_1_without_traceback_or_token() -> None:
     assert "Telegram rejected the bot token" in output
     assert "Traceback" not in output
     assert wrong.split(":", 1)[1] not in output
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"ECHO_BOT_LEASE": "env", "SAFE_POLLING_LEASE": "bogus"}, "invalid polling lease"),
+        ({"SAFE_POLLING_DELIVERY": "sometimes"}, "delivery must be one of"),
+        ({"SAFE_POLLING_WATCHDOG": "soon"}, "Invalid configuration"),
+        ({"SAFE_POLLING_HEALTH_PORT": "99999"}, "Invalid configuration"),
+    ],
+)
+async def test_bad_configuration_exits_1_with_one_clear_line(
+    env: dict[str, str], message: str
+) -> None:
+    async with FakeBotAPI() as api:
+        proc = await start_bot(api, **env)
+        seen: list[str] = []
+        code = await finish(proc, seen)
+    output = "".join(seen)
+    assert code == 1, output
+    assert message in output
+    assert "Traceback" not in output
+    assert api.stats.get_updates_calls == 0
