@@ -37,9 +37,9 @@ async def echo(update: Update, _: ContextTypes.DEFAULT_TYPE) -> None:
 
 async def say(api: FakeBotAPI, text: str) -> None:
     print(f"\n👤 user: {text}")
-    before = len(api.sent(USER_ID))
+    before = api.sent_count
     api.inject_message(USER_ID, text)
-    await api.wait_for(lambda: len(api.sent(USER_ID)) > before, timeout=10)
+    await api.wait_for("sendMessage", chat_id=USER_ID, after=before, timeout=10)
     print(f"🤖 bot:  {api.sent(USER_ID)[-1].text}")
 
 

@@ -167,7 +167,7 @@ class FileLease(PollingLease):
         self._fd = fd
         self._mark_held()
         self._watcher = asyncio.create_task(self._watch(), name="safe-polling lease check")
-        _log.info("%s: lease acquired", self.describe())
+        _log.debug("%s: lease acquired", self.describe())
         return True
 
     async def try_acquire(self) -> bool:

@@ -293,7 +293,7 @@ class PostgresLease(PollingLease):
         await conn.execute(_SET_APP_SQL, _app_name(self._version, time.time()))
         self._mark_held()
         self._watchdog = asyncio.create_task(self._watch(), name="safe-polling lease check")
-        _log.info("%s: lease acquired", self.describe())
+        _log.debug("%s: lease acquired", self.describe())
 
     async def try_acquire(self) -> bool:
         if self._held:

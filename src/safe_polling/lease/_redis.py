@@ -180,7 +180,7 @@ class RedisLease(PollingLease):
             self._renewer = asyncio.create_task(
                 self._renew_loop(), name="safe-polling lease renew"
             )
-            _log.info("%s: lease acquired", self.describe())
+            _log.debug("%s: lease acquired", self.describe())
         return result
 
     async def try_acquire(self) -> bool:
