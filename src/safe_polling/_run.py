@@ -82,11 +82,12 @@ def run_polling(
     Args:
         application: The PTB application.
         drop_updates: Drop the updates that are pending at Telegram when this
-            instance starts polling. :obj:`None` (default): drop them only
-            with at-most-once delivery, as the seed did; with at-least-once
-            delivery they are kept, since after a crash or a deploy handover
-            they are exactly the updates (a Stars payment, say) that no
-            instance handled yet.
+            instance starts polling. :obj:`None` (default): drop them only on
+            a cold start with at-most-once delivery, as the seed did. They are
+            kept with at-least-once delivery, and when this instance took over
+            from another that held the lease (a deploy handover): then they
+            are the updates (a Stars payment, say) that no instance has
+            handled yet.
         allowed_updates: Passed to ``start_polling``.
         poll_interval: Passed to ``start_polling``.
         timeout: Long-polling timeout in seconds.
@@ -203,6 +204,7 @@ class _Runner:
         self.options = options
         self.lease: PollingLease | None = None
         self.processed: ProcessedUpdates | None = None
+        self.took_over = False  # this term's lease came from another instance
         self.stopping = asyncio.Event()
         self.status = PollingStatus(version=_version())
 
@@ -286,7 +288,9 @@ class _Runner:
                 return False
 
     async def _acquire_once(self, lease: PollingLease) -> bool:
+        self.took_over = False
         if not await lease.try_acquire():
+            self.took_over = True
             holder = await lease.holder()
             logger.info(
                 "⏳ Another instance holds the polling lease (%s); standing by",
@@ -331,7 +335,7 @@ class _Runner:
         tracker = DeliveryTracker(self.processed) if self.processed else None
         start = dict(self.options.start)
         if start["drop_updates"] is None:
-            start["drop_updates"] = tracker is None
+            start["drop_updates"] = tracker is None and not self.took_over
         started = await _start(
             self.app,
             **start,

@@ -164,3 +164,36 @@ async def test_bad_configuration_exits_1_with_one_clear_line(
     assert message in output
     assert "Traceback" not in output
     assert api.stats.get_updates_calls == 0
+
+
+async def test_takeover_keeps_updates_sent_while_no_instance_polled(tmp_path: Path) -> None:
+    """A standby that takes over must not drop what arrived during the handover."""
+    lease_env = {
+        "ECHO_BOT_LEASE": "env",
+        "SAFE_POLLING_LEASE": "file",
+        "SAFE_POLLING_LEASE_FILE": str(tmp_path / "poll.lock"),
+        "DATABASE_URL": "",  # at-most-once: only the takeover rule keeps the update
+    }
+    async with FakeBotAPI() as api:
+        old = await start_bot(api, **lease_env)
+        new: asyncio.subprocess.Process | None = None
+        seen_old: list[str] = []
+        seen_new: list[str] = []
+        try:
+            await read_until(old, "Polling started successfully", seen_old)
+            new = await start_bot(api, **lease_env)
+            await read_until(new, "standing by", seen_new)
+            old.send_signal(signal.SIGSTOP)  # the old leader hangs, then dies
+            api.inject_message(79, "sent during the handover")
+            old.send_signal(signal.SIGKILL)
+            await read_until(new, "Polling started successfully", seen_new)
+            await api.wait_for_text(79, "echo: sent during the handover", timeout=15)
+            new.send_signal(signal.SIGTERM)
+            assert await finish(new, seen_new) == 0
+        finally:
+            for proc in (old, new):
+                if proc is not None and proc.returncode is None:
+                    proc.kill()
+                    await proc.wait()
+    assert "🗑️ Deleting webhook..." in "".join(seen_new)
+    assert "dropping pending updates" not in "".join(seen_new)

@@ -144,7 +144,10 @@ class PostgresBalanceStore(BalanceStore):
                 self._pool = await asyncio.wait_for(
                     asyncpg.create_pool(
                         dsn=self._url,
-                        min_size=1,
+                        # No floor: asyncpg would log a traceback every time it
+                        # fails to restore one while the server restarts. The
+                        # migration below still connects (and fails) at open.
+                        min_size=0,
                         max_size=self._max_connections,
                         timeout=self._connect_timeout,
                         command_timeout=self._command_timeout,
