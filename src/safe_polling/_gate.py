@@ -86,7 +86,8 @@ class GetUpdatesGate(BaseRequest):
                 await asyncio.sleep(_CLOSED_FENCE_PAUSE)
             return 200, _EMPTY_UPDATES
         if self._delivery is not None:
-            await self._delivery.record_handled()
+            # The tracker's recorder writes handled updates as they finish; the
+            # offset only moves past what it has recorded.
             request_data = _with_offset(request_data, self._delivery)
         code, payload = await self.inner.do_request(
             url,

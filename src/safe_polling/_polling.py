@@ -204,7 +204,7 @@ async def _stop(
         if application.running:
             await application.stop()  # finish the updates in flight
             if delivery is not None:
-                await delivery.aclose()
+                await _record_on_stop(delivery)
                 await _confirm_handled(application, delivery)
             if call_post_stop and application.post_stop:
                 await application.post_stop(application)
@@ -215,6 +215,18 @@ async def _stop(
             await application.shutdown()
         finally:
             _release_guard(application)
+
+
+async def _record_on_stop(delivery: DeliveryTracker) -> None:
+    """Record what the drain finished; a database that is down must not crash the stop.
+
+    Whatever stays unrecorded also stays unconfirmed, so the next leader gets it again
+    (the reason effects must be idempotent).
+    """
+    try:
+        await delivery.aclose()
+    except Exception as exc:
+        logger.warning("⚠️ Could not record handled updates on stop (%s); not confirming them", exc)
 
 
 async def _confirm_handled(application: AnyApplication, delivery: DeliveryTracker) -> None:
