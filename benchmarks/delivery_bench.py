@@ -215,7 +215,7 @@ async def run(args: argparse.Namespace) -> None:
 
 
 async def measure(bench: Bench, args: argparse.Namespace) -> None:
-    chosen = configs()
+    chosen = [c for c in configs() if not args.only or c.handler in args.only.split(",")]
     results: dict[Config, list[float]] = {c: [] for c in chosen}
     print(
         f"{args.updates} updates injected up front, concurrent_updates={args.concurrency}, "
@@ -243,6 +243,7 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=3)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--profile", default="")
+    parser.add_argument("--only", default="", help="handlers to run, e.g. noop,write-sqlite")
     asyncio.run(run(parser.parse_args()))
 
 

@@ -11,6 +11,7 @@ import sys
 
 from kie_bot.app import build_application
 from kie_bot.config import ConfigError, load_settings
+from kie_bot.preflight import kie_check
 from safe_polling import run_polling
 
 
@@ -25,7 +26,9 @@ def main() -> None:
     # drop_updates=False: updates that arrive while no instance polls (a deploy handover,
     # a crash) include successful_payment messages; dropping one would lose a paid top-up.
     # Every handler here is idempotent, so processing a late update is safe.
-    run_polling(build_application(settings), drop_updates=False)
+    run_polling(
+        build_application(settings), drop_updates=False, preflight_checks=[kie_check(settings)]
+    )
 
 
 if __name__ == "__main__":

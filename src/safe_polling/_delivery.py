@@ -3,11 +3,13 @@
 PTB confirms fetched updates on its next getUpdates, before handlers have
 finished: a leader killed between fetch and handling loses those updates. Here
 the getUpdates gate asks the :class:`DeliveryTracker` which offset may be
-confirmed: only below the oldest update that is not yet handled *and* recorded
-as handled in the database. Telegram then re-delivers whatever a dead leader had
-not finished, and the durable record of handled ``update_id`` values (shared by
-all instances through the database) keeps an update handled before a crash from
-being handled again.
+confirmed: only below the oldest update that is not handled yet. Telegram then
+re-delivers whatever a dead leader had not finished, together with the updates
+after it, some of which that leader had handled (concurrent handlers finish out
+of order). A durable record of handled ``update_id`` values, shared by all
+instances through the database and written as soon as handlers finish, keeps
+those from being handled again. Updates below the confirmed offset never come
+back, so confirming them does not wait for their record.
 """
 
 from __future__ import annotations
@@ -46,10 +48,17 @@ _MARK_ROWS_PER_INSERT = 400
 # When a poll brings back only updates that are still being handled, wait this
 # long for one of them to finish before polling again, instead of spinning.
 _IN_FLIGHT_PAUSE = 0.25
-# The recorder waits this long after an update finishes so that the updates
-# finishing meanwhile go into the same write: one transaction per batch, not
-# per update, at the cost of a slightly longer window for a re-handled update.
-_RECORD_COALESCE = 0.02
+# Telegram answers at most 100 updates from the offset, and the offset stays at
+# the oldest update not yet recorded. A poll while half of that window is still
+# in flight would mostly bring back updates PTB already has: wait for room first.
+_WINDOW_ROOM = 50
+# The recorder waits up to this long after an update finishes, or until this
+# many are waiting, so that updates finishing meanwhile go into the same write:
+# one statement per batch, not per update (with SQLite every write is a commit
+# on the one writer thread the bot's own writes need too). The cost: an update
+# handled within that window before a crash may be handled again.
+_RECORD_COALESCE = 0.1
+_RECORD_BATCH = 64
 
 
 class ProcessedUpdates:
@@ -122,10 +131,9 @@ def _insert_sql(rows: int) -> str:
 class DeliveryTracker:
     """What one leadership term fetched, handled and recorded.
 
-    Update ids move through three states: *in flight* (given to PTB), *handled*
-    (the handler returned or failed into the error handler) and *recorded*
-    (written to :class:`ProcessedUpdates`), when they stop holding the offset
-    back.
+    Update ids move through three states: *in flight* (given to PTB; holds the
+    offset back), *handled* (the handler returned or failed into the error
+    handler) and *recorded* (written to :class:`ProcessedUpdates`, forgotten here).
     """
 
     def __init__(self, processed: ProcessedUpdates) -> None:
@@ -140,10 +148,26 @@ class DeliveryTracker:
         self.skipped_duplicates = 0
 
     def offset(self, requested: int) -> int:
-        """The offset to send: never past an update that is not recorded yet."""
-        if self._outstanding:
-            return min(self._outstanding)
+        """The offset to send: never past an update that is not handled yet."""
+        in_flight = [uid for uid, handled in self._outstanding.items() if not handled]
+        if in_flight:
+            return min(in_flight)
         return max(requested, self._highest_seen + 1)
+
+    async def wait_for_room(self) -> None:
+        """Before a poll: wait (briefly) while most of Telegram's window is in flight."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + _IN_FLIGHT_PAUSE
+        while self._in_flight() >= _WINDOW_ROOM and loop.time() < deadline:
+            self._progress.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._progress.wait(), deadline - loop.time())
+
+    def _in_flight(self) -> int:
+        return sum(1 for handled in self._outstanding.values() if not handled)
+
+    def _handled_count(self) -> int:
+        return len(self._outstanding) - self._in_flight()
 
     async def record_handled(self) -> None:
         """Write the handled updates to the database; they then free the offset."""
@@ -154,7 +178,6 @@ class DeliveryTracker:
             await self.processed.mark(done)
             for uid in done:
                 del self._outstanding[uid]
-            self._progress.set()  # the offset may advance now
 
     async def accept(self, updates: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Filter a getUpdates result down to the updates PTB must handle now."""
@@ -189,9 +212,14 @@ class DeliveryTracker:
         # Record soon after handling, not only at the next getUpdates: a crash
         # in between would otherwise get a handled update handled again.
         # Updates finishing meanwhile are written together, in one transaction.
+        loop = asyncio.get_running_loop()
         while True:
             await self._changed.wait()
-            await asyncio.sleep(_RECORD_COALESCE)
+            deadline = loop.time() + _RECORD_COALESCE
+            while self._handled_count() < _RECORD_BATCH and loop.time() < deadline:
+                self._changed.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._changed.wait(), deadline - loop.time())
             self._changed.clear()
             try:
                 await self.record_handled()

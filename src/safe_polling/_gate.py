@@ -86,8 +86,7 @@ class GetUpdatesGate(BaseRequest):
                 await asyncio.sleep(_CLOSED_FENCE_PAUSE)
             return 200, _EMPTY_UPDATES
         if self._delivery is not None:
-            # The tracker's recorder writes handled updates as they finish; the
-            # offset only moves past what it has recorded.
+            await self._delivery.wait_for_room()
             request_data = _with_offset(request_data, self._delivery)
         code, payload = await self.inner.do_request(
             url,
