@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-BOT = Path(__file__).with_name("_bot.py")
+BOT = Path(__file__).parents[1] / "delivery" / "_bot.py"
 
 LEADER = "👑 Acquired the polling lease"
 LOST = "🛑 Lost the polling lease"
@@ -35,7 +35,7 @@ async def wait_until(predicate: Callable[[], bool], timeout: float, what: str) -
 
 
 class Instance:
-    """One ``_bot.py`` process."""
+    """One ``tests/delivery/_bot.py`` process."""
 
     def __init__(self, name: str, workdir: Path, env: Mapping[str, str]) -> None:
         self.name = name

@@ -1,7 +1,7 @@
 """Chaos: no update lost or applied twice while leaders are killed mid-stream.
 
-Three instances of a real bot (``_bot.py``) share one fake Telegram (a separate
-process), one PostgreSQL schema and one PostgreSQL lease; a supervisor restarts
+Three instances of a real bot (``tests/delivery/_bot.py``) share one fake Telegram
+(a separate process), one PostgreSQL schema and one PostgreSQL lease; a supervisor restarts
 any instance that dies. While 1,000 updates arrive at a steady rate from several
 users, the current leader is SIGKILLed at random moments six times and SIGTERMed
 once. Afterwards every update must have been handled, its effect applied exactly
@@ -150,6 +150,7 @@ async def test_no_update_lost_or_applied_twice_across_kills(
             "SAFE_POLLING_LEASE": "postgres",
             "SAFE_POLLING_LEASE_NAME": f"chaos-{uuid.uuid4().hex[:10]}",
             "BOT_CONCURRENCY": str(CONCURRENCY),
+            "BOT_MAX_DELAY": "0.1",  # some updates are always in flight at a kill
         }
         fleet = Fleet(tmp_path, env, INSTANCES)
         supervisor = asyncio.ensure_future(fleet.supervise())

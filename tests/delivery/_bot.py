@@ -1,12 +1,15 @@
-"""A bot for the delivery tests, run as a real subprocess.
+"""A bot for the delivery and chaos tests, run as a real subprocess.
 
 Each text message credits its sender one unit in the balance store, keyed by
 the update (so the *effect* is idempotent), records every handler run in
 ``handler_runs`` (not idempotent: it shows re-handling), and replies.
-A message ``slow:<seconds>`` sleeps that long (asynchronously) first.
+A message ``slow:<seconds>`` sleeps that long (asynchronously) first; any
+other sleeps a random moment up to BOT_MAX_DELAY (default 0), so that some
+updates are always in flight when a chaos test kills the leader.
 
 Environment: TELEGRAM_BOT_TOKEN, TELEGRAM_BASE_URL, DATABASE_URL,
-SAFE_POLLING_DELIVERY, SAFE_POLLING_LEASE (default none), BOT_CONCURRENCY,
+SAFE_POLLING_DELIVERY, SAFE_POLLING_LEASE (default none) and the other
+``SAFE_POLLING_*`` lease variables, BOT_CONCURRENCY, BOT_MAX_DELAY,
 BOT_SLOW_CAP (caps the ``slow:`` sleeps of this process).
 """
 
@@ -14,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import random
 
 from telegram import Update
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, MessageHandler, filters
@@ -22,6 +26,7 @@ from safe_polling import logging_error_handler, run_polling
 from safe_polling.db import BalanceStore, open_balance_store
 
 STORE: BalanceStore | None = None
+MAX_DELAY = float(os.environ.get("BOT_MAX_DELAY", "0"))
 
 
 async def handle(update: Update, _: ContextTypes.DEFAULT_TYPE) -> None:
@@ -35,6 +40,8 @@ async def handle(update: Update, _: ContextTypes.DEFAULT_TYPE) -> None:
     if text.startswith("slow:"):
         seconds = float(text.split(":", 1)[1])
         await asyncio.sleep(min(seconds, float(os.environ.get("BOT_SLOW_CAP", seconds))))
+    elif MAX_DELAY:
+        await asyncio.sleep(random.uniform(0, MAX_DELAY))
     await STORE.add_user_balance_async(
         update.effective_user.id, 1, reason="update", idempotency_key=f"update:{update.update_id}"
     )
@@ -48,7 +55,10 @@ async def post_init(application: Application) -> None:  # type: ignore[type-arg]
     STORE = await open_balance_store(os.environ["DATABASE_URL"])
     await STORE.apply_migrations(
         "delivery_tests",
-        ["CREATE TABLE handler_runs (update_id BIGINT NOT NULL, pid BIGINT NOT NULL)"],
+        [
+            "CREATE TABLE IF NOT EXISTS handler_runs"
+            " (update_id BIGINT NOT NULL, pid BIGINT NOT NULL)"
+        ],
     )
 
 
