@@ -170,7 +170,7 @@ class DeliveryTracker:
         return len(self._outstanding) - self._in_flight()
 
     async def record_handled(self) -> None:
-        """Write the handled updates to the database; they then free the offset."""
+        """Write the handled updates to the database (then forget them here)."""
         async with self._record_lock:
             done = [uid for uid, handled in self._outstanding.items() if handled]
             if not done:
@@ -223,7 +223,7 @@ class DeliveryTracker:
             self._changed.clear()
             try:
                 await self.record_handled()
-            except Exception as exc:  # they keep holding the offset back meanwhile
+            except Exception as exc:  # kept here and retried; the offset does not wait
                 logger.warning("⚠️ Could not record handled updates yet: %s", exc)
                 self._changed.set()
                 await asyncio.sleep(1.0)

@@ -220,17 +220,17 @@ async def _stop(
 async def _record_on_stop(delivery: DeliveryTracker) -> None:
     """Record what the drain finished; a database that is down must not crash the stop.
 
-    Whatever stays unrecorded also stays unconfirmed, so the next leader gets it again
-    (the reason effects must be idempotent).
+    The handled updates are confirmed to Telegram all the same (a confirmed update
+    is never delivered again, so it needs no record to be skipped).
     """
     try:
         await delivery.aclose()
     except Exception as exc:
-        logger.warning("⚠️ Could not record handled updates on stop (%s); not confirming them", exc)
+        logger.warning("⚠️ Could not record handled updates on stop: %s", exc)
 
 
 async def _confirm_handled(application: AnyApplication, delivery: DeliveryTracker) -> None:
-    """Record what finished during the drain, then confirm its offset to Telegram.
+    """Confirm to Telegram what finished during the drain.
 
     ``updater.stop()`` confirmed only what was handled before the drain; one
     last getUpdates (through the gate: still fenced) confirms the rest, so the
