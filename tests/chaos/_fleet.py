@@ -12,26 +12,15 @@ import os
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from multiprocess._harness import LEADER, LOST, wait_until
+
 BOT = Path(__file__).parents[1] / "delivery" / "_bot.py"
 
-LEADER = "👑 Acquired the polling lease"
-LOST = "🛑 Lost the polling lease"
-POLLING = "Polling started successfully"
 SKIPPED = "re-delivered update(s) already handled"
-
-
-async def wait_until(predicate: Callable[[], bool], timeout: float, what: str) -> None:
-    """Poll *predicate* every 50 ms until it holds; fail with *what* after *timeout* s."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:g}s waiting for {what}")
-        await asyncio.sleep(0.05)
 
 
 class Instance:

@@ -24,10 +24,11 @@ from pathlib import Path
 
 import pytest
 
+from multiprocess._harness import POLLING, wait_until
 from safe_polling.db import open_balance_store
 from safe_polling.testing import FakeBotAPIClient, make_token, spawn_fake_bot_api
 
-from ._fleet import POLLING, Fleet, wait_until
+from ._fleet import Fleet
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
