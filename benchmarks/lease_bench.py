@@ -32,6 +32,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 from redis.asyncio import Redis
 
@@ -41,21 +42,8 @@ PG = os.environ.get("SAFE_POLLING_TEST_PG", "postgresql://postgres@127.0.0.1:543
 REDIS = os.environ.get("SAFE_POLLING_TEST_REDIS", "redis://127.0.0.1:6379/0")
 BOT = 555000111
 
-_CHILD = """
-import asyncio, json, sys
-from safe_polling.lease import FileLease, PostgresLease, RedisLease
-
-spec = json.loads(sys.argv[1])
-kinds = {"postgres": PostgresLease, "redis": RedisLease, "file": FileLease}
-
-async def main():
-    lease = kinds[spec.pop("kind")](spec.pop("target"), **spec)
-    await lease.acquire()
-    print("held", flush=True)
-    await asyncio.sleep(3600)
-
-asyncio.run(main())
-"""
+# The child (shared with the lease tests) takes a lease from a JSON spec and holds it.
+HOLD_LEASE = str(Path(__file__).resolve().parents[1] / "tests" / "lease" / "_hold_lease.py")
 
 Factory = Callable[[], PollingLease]
 
@@ -101,7 +89,7 @@ async def handover(make: Factory) -> float:
 
 async def crash(make: Factory, spec: dict[str, object]) -> float:
     child = subprocess.Popen(
-        [sys.executable, "-c", _CHILD, json.dumps(spec)], stdout=subprocess.PIPE, text=True
+        [sys.executable, HOLD_LEASE, json.dumps(spec)], stdout=subprocess.PIPE, text=True
     )
     standby = make()
     try:

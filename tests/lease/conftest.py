@@ -21,21 +21,7 @@ TOKEN = f"987654321:{SECRET}"
 LeaseFactory = Callable[[], PollingLease]
 
 # The child builds a lease from a JSON spec, takes it, reports, and holds it until killed.
-_CHILD = """
-import asyncio, json, sys
-from safe_polling.lease import FileLease, PostgresLease, RedisLease
-
-spec = json.loads(sys.argv[1])
-kinds = {"postgres": PostgresLease, "redis": RedisLease, "file": FileLease}
-
-async def main():
-    lease = kinds[spec.pop("kind")](spec.pop("target"), **spec)
-    await lease.acquire()
-    print("held", flush=True)
-    await asyncio.sleep(3600)
-
-asyncio.run(main())
-"""
+HOLD_LEASE = str(Path(__file__).with_name("_hold_lease.py"))
 
 
 def spec_for(kind: str, target: str, **options: object) -> dict[str, object]:
@@ -48,7 +34,7 @@ class Holder:
 
     def __init__(self, spec: dict[str, object]) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, "-c", _CHILD, json.dumps(spec)],
+            [sys.executable, HOLD_LEASE, json.dumps(spec)],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,

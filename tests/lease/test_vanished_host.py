@@ -15,7 +15,7 @@ import pytest
 from safe_polling.lease import LeaseLost, PostgresLease
 
 from . import _vanish
-from .conftest import _CHILD, TOKEN
+from .conftest import HOLD_LEASE, TOKEN
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
@@ -30,7 +30,7 @@ async def test_server_frees_the_lock_of_a_vanished_host() -> None:
         # Library defaults: keepalive 5 s idle, 2 s x 3 probes, tcp_user_timeout 10 s.
         spec = {"kind": "postgres", "target": dsn, "bot_id": TOKEN, "name": name}
         child = subprocess.Popen(
-            [*ns.exec_prefix(), sys.executable, "-c", _CHILD, json.dumps(spec)],
+            [*ns.exec_prefix(), sys.executable, HOLD_LEASE, json.dumps(spec)],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
