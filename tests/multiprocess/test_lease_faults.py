@@ -27,10 +27,19 @@ def _stepped_down(instance: Instance) -> bool:
 async def _one_leader_after(bot: Bot, group: Fleet, since: float) -> Instance:
     """Wait for a leader that took the lease after *since*; check it alone polls from then."""
 
-    def leaders() -> list[Instance]:
-        return [i for i in group.alive if (i.log_time(POLLING, after=since) or 0) > 0]
+    def last(instance: Instance, marker: str) -> float:
+        times = [e["t"] for e in instance.events("log") if marker in e["msg"] and e["t"] >= since]
+        return max(times, default=0.0)
 
-    await wait_until(lambda: len(leaders()) > 0, 40, "an instance to lead again")
+    def leaders() -> list[Instance]:
+        # Leading now: started polling after the fault and did not step down since. A
+        # restart can move the lease more than once (both lease sessions are cut), and
+        # an old leader may log its step-down a moment after the new one logs its start.
+        return [
+            i for i in group.alive if last(i, POLLING) > max(last(i, LOST), last(i, FENCED), 0.0)
+        ]
+
+    await wait_until(lambda: len(leaders()) == 1, 40, "exactly one instance to lead again")
     await bot.fake.reset_stats()  # counters from here on only (tests run one at a time)
     (leader,) = leaders()
     update_id = await bot.inject("after the fault")
