@@ -5,6 +5,11 @@ When one is unreachable its tests are skipped locally, but with
 ``SAFE_POLLING_REQUIRE_SERVICES=1`` (set by ``.ci/run``) they fail, and any
 skipped test at all fails the session: a skipped database test in CI is a
 failure, not a pass.
+
+Tests marked ``destructive`` restart this machine's PostgreSQL cluster or create
+network namespaces as root. They run only with ``SAFE_POLLING_DESTRUCTIVE_TESTS=1``
+(set by ``.ci/run``), so that ``bash scripts/test.sh`` on a laptop never restarts
+the developer's database.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ pytest_plugins = ["safe_polling.testing.pytest_plugin"]
 PG_DSN = os.environ.get("SAFE_POLLING_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("SAFE_POLLING_TEST_REDIS", "redis://127.0.0.1:6379/0")
 REQUIRE_SERVICES = os.environ.get("SAFE_POLLING_REQUIRE_SERVICES") == "1"
+DESTRUCTIVE = os.environ.get("SAFE_POLLING_DESTRUCTIVE_TESTS") == "1"
 
 
 def _reachable(url: str, default_port: int) -> bool:
@@ -64,6 +70,18 @@ def _reset_polling_guard() -> Iterator[None]:
     except ImportError:  # foundation not built yet
         return
     _reset_guard_for_tests()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if DESTRUCTIVE:
+        return
+    skip = pytest.mark.skip(
+        reason="restarts the machine's PostgreSQL or creates network namespaces: "
+        "set SAFE_POLLING_DESTRUCTIVE_TESTS=1 to run it"
+    )
+    for item in items:
+        if "destructive" in item.keywords:
+            item.add_marker(skip)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

@@ -20,6 +20,7 @@ from .conftest import HOLD_LEASE, TOKEN
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
 
+@pytest.mark.destructive
 async def test_server_frees_the_lock_of_a_vanished_host() -> None:
     reason = _vanish.unavailable()
     if reason:

@@ -53,6 +53,7 @@ async def _ledger_matches(store: BalanceStore) -> int:
 
 @pytest.mark.slow
 @pytest.mark.postgres
+@pytest.mark.destructive
 async def test_calls_fail_clearly_while_down_and_work_again_after(pg_dsn: str) -> None:
     async with fresh_schema(pg_dsn) as url, open_balance_store(url, connect_timeout=2) as store:
         await store.add_user_balance_async(USER, 100, idempotency_key="k1")
@@ -84,6 +85,7 @@ async def test_calls_fail_clearly_while_down_and_work_again_after(pg_dsn: str) -
 
 @pytest.mark.slow
 @pytest.mark.postgres
+@pytest.mark.destructive
 async def test_restart_under_load_then_replay_settles_every_change_exactly_once(
     pg_dsn: str,
 ) -> None:

@@ -58,6 +58,7 @@ def _lease_name(group: Fleet) -> str:
 
 @pytest.mark.slow
 @pytest.mark.postgres
+@pytest.mark.destructive
 async def test_postgres_restart_makes_the_leader_step_down_and_one_lead_after(
     bot: Bot, make_fleet: FleetFactory
 ) -> None:
