@@ -7,7 +7,7 @@ The same bot (PTB ``Application`` polling the fake Bot API through
 ``safe_start_polling``, ``concurrent_updates(16)``) handles N injected text
 messages; each handler credits its user one unit. Only the balance write differs:
 
-* ``sync sqlite3 in handler``: the seed's bug, a blocking sqlite3 call
+* ``sync sqlite3 in handler``: the frozen-loop bug, a blocking sqlite3 call
   (connect, UPDATE/INSERT, commit) inside ``async def``;
 * ``to_async(sync fn)``: the same function through ``safe_polling.db.to_async``;
 * ``store, SQLite`` / ``store, PostgreSQL``: ``add_user_balance_async``.
@@ -45,7 +45,7 @@ Credit = Callable[[int], Awaitable[None]]
 
 
 def sync_credit(path: str, user_id: int) -> None:
-    """The seed's shape: a blocking sqlite3 write (one commit per call)."""
+    """The frozen-loop shape: a blocking sqlite3 write (one commit per call)."""
     connection = sqlite3.connect(path, timeout=30)
     try:
         connection.execute(
@@ -108,7 +108,7 @@ async def variants(workdir: Path) -> dict[str, Callable[[], Awaitable[Credit]]]:
         prepare_sqlite(path)
 
         async def credit(user_id: int) -> None:
-            sync_credit(path, user_id)  # blocks the event loop: the seed's bug
+            sync_credit(path, user_id)  # blocks the event loop: the frozen-loop bug
 
         return credit
 

@@ -1,7 +1,8 @@
 """Error handling that logs and never restarts anything.
 
-The seed's bot "recovered" from errors by restarting itself from the error
-handler, which started a second poller and caused the very 409 it fought.
+A production bot this library grew from "recovered" from errors by restarting
+itself from the error handler, which started a second poller and caused the
+very 409 Conflict it fought.
 Everything here only logs.
 """
 

@@ -60,7 +60,8 @@ async def safe_start_polling(
     """Start polling, once per process: delete the webhook, initialize, start, poll.
 
     This is the only supported way to start polling with safe-polling. It
-    follows the seed's fix for the 409 Conflict:
+    is the fix for the 409 storm on every deploy that a production bot met
+    when two pollers overlapped or a webhook was still set:
 
     1. A process-wide guard: while one application polls through this function,
        any second call (concurrent or later, with any application) logs

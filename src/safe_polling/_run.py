@@ -83,7 +83,8 @@ def run_polling(
         application: The PTB application.
         drop_updates: Drop the updates that are pending at Telegram when this
             instance starts polling. :obj:`None` (default): drop them only on
-            a cold start with at-most-once delivery, as the seed did. They are
+            a cold start with at-most-once delivery, as PTB does with
+            ``drop_pending_updates=True``. They are
             kept with at-least-once delivery, and when this instance took over
             from another that held the lease (a deploy handover): then they
             are the updates (a Stars payment, say) that no instance has

@@ -1,6 +1,6 @@
 """A watchdog that names the handler and the update that blocked the event loop.
 
-The seed bot froze for seconds at a time and its author had to hunt by hand
+A production bot this library grew from froze for seconds at a time and its author had to hunt by hand
 for the synchronous database call inside an ``async def`` handler that caused
 it. This module finds it for you: a heartbeat on the event loop and a monitor
 thread beside it. When the heartbeat stops for longer than the threshold, the

@@ -93,8 +93,8 @@ PRELUDES: dict[str, str] = {
         "configure_default_store(await open_balance_store())\n"
         "user_id = 42\n"
     ),
-    # A bot.py in the seed's old style, for the lint samples to find problems in.
-    "seed_bot": (
+    # A bot.py in the old style (sync sqlite3 in async handlers), for the lint samples.
+    "legacy_bot": (
         "import pathlib\n\n"
         "pathlib.Path('bot.py').write_text('''\n"
         "import sqlite3\n\n"
