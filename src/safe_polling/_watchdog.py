@@ -1,11 +1,12 @@
 """A watchdog that names the handler and the update that blocked the event loop.
 
-A production bot this library grew from froze for seconds at a time and its author had to hunt by hand
-for the synchronous database call inside an ``async def`` handler that caused
-it. This module finds it for you: a heartbeat on the event loop and a monitor
-thread beside it. When the heartbeat stops for longer than the threshold, the
-thread reads the loop thread's stack (the loop cannot: it is the one stuck),
-finds the handler and the update, and logs one warning when the loop is free.
+A production bot this library grew from froze for seconds at a time and its
+author had to hunt by hand for the synchronous database call inside an
+``async def`` handler that caused it. This module finds it for you: a heartbeat
+on the event loop and a monitor thread beside it. When the heartbeat stops for longer
+than the threshold, the thread reads the loop thread's stack (the loop cannot:
+it is the one stuck), finds the handler and the update, and logs one warning
+when the loop is free.
 
 The only cost while the loop is healthy is two timer callbacks on the loop and
 one thread wake-up per ``threshold``: nothing runs per update.
