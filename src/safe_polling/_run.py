@@ -278,11 +278,13 @@ class _Runner:
 
         self.status.set_role("standby")
         delay = _LEASE_RETRY_MIN
+        level = logging.WARNING  # one warning per outage, then quiet retries
         while True:
             try:
                 return await self._acquire_once(lease)
             except LeaseError as exc:
-                logger.warning("⚠️ Polling lease unavailable (%s); retrying in %.0f s", exc, delay)
+                logger.log(level, "⚠️ Polling lease unavailable (%s); standing by, retrying", exc)
+                level = logging.DEBUG
             if await self._until_stopped(asyncio.sleep(delay)):
                 delay = min(delay * 2, _LEASE_RETRY_MAX)
             else:
