@@ -18,7 +18,7 @@ from ._health import HealthServer, health_port_from_env
 from ._polling import AnyApplication, _start, _stop
 from ._redaction import install_redaction
 from ._status import PollingStatus
-from ._watchdog import LoopWatchdog, watchdog_from_env
+from ._watchdog import LoopWatchdog, resolve_watchdog
 
 if TYPE_CHECKING:
     from ._preflight import PreflightCheck
@@ -53,7 +53,7 @@ def run_polling(
     stop_signals: Sequence[int] = _DEFAULT_SIGNALS,
     delivery: Delivery | Literal["env"] = "env",
     store: BalanceStore | None = None,
-    watchdog: float | Literal["env"] | None = "env",
+    watchdog: float | bool | Literal["env"] | None = "env",
     health_port: int | Literal["env"] | None = "env",
     configure_logging: bool = True,
 ) -> None:
@@ -115,8 +115,9 @@ def run_polling(
         store: A :class:`safe_polling.db.BalanceStore` whose database keeps the
             delivery records (default: one opened from the database URL).
         watchdog: Warn when the event loop is blocked longer than this many
-            seconds (:class:`LoopWatchdog`); ``"env"`` (default) reads
-            ``SAFE_POLLING_WATCHDOG`` (unset: off).
+            seconds (:class:`LoopWatchdog`). ``True`` is on with the default
+            100 ms, ``False`` or :obj:`None` off; ``"env"`` (default) reads
+            ``SAFE_POLLING_WATCHDOG`` (unset: on, 100 ms; ``0``: off).
         health_port: Serve ``GET /healthz`` on this port (:class:`HealthServer`),
             bound before anything else; ``"env"`` (default) reads
             ``SAFE_POLLING_HEALTH_PORT`` (unset: off; ``PORT`` means ``$PORT``).
@@ -159,7 +160,7 @@ def run_polling(
             stop_signals=stop_signals,
             delivery=_delivery_from_env() if delivery == "env" else _checked(delivery),
             store=store,
-            watchdog=watchdog_from_env() if watchdog == "env" else watchdog,
+            watchdog=resolve_watchdog(watchdog),
             health_port=health_port_from_env() if health_port == "env" else health_port,
         )
     except ValueError as exc:
@@ -278,11 +279,13 @@ class _Runner:
 
         self.status.set_role("standby")
         delay = _LEASE_RETRY_MIN
+        level = logging.WARNING  # one warning per outage, then quiet retries
         while True:
             try:
                 return await self._acquire_once(lease)
             except LeaseError as exc:
-                logger.warning("⚠️ Polling lease unavailable (%s); retrying in %.0f s", exc, delay)
+                logger.log(level, "⚠️ Polling lease unavailable (%s); standing by, retrying", exc)
+                level = logging.DEBUG
             if await self._until_stopped(asyncio.sleep(delay)):
                 delay = min(delay * 2, _LEASE_RETRY_MAX)
             else:
