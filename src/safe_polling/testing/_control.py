@@ -61,6 +61,13 @@ def _fail_next(api: FakeBotAPI, body: dict[str, Any]) -> Any:
     return {}
 
 
+def _latency(api: FakeBotAPI, body: dict[str, Any]) -> Any:
+    """Set a round trip when ``seconds`` is given (``method`` for one method); show them all."""
+    if "seconds" in body:
+        api.set_latency(float(body["seconds"]), method=body.get("method"))
+    return api.latency
+
+
 def _calls(api: FakeBotAPI, body: dict[str, Any]) -> Any:
     return {"calls": [asdict(c) for c in api.calls]}
 
@@ -93,6 +100,7 @@ _SIMPLE: dict[str, _Route] = {
     "webhook": _webhook,
     "webhook_error": _webhook_error,
     "fail_next": _fail_next,
+    "latency": _latency,
     "calls": _calls,
     "stats": _stats,
     "pending": _pending,

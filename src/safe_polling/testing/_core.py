@@ -9,6 +9,7 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
+from safe_polling.testing._latency import Latency
 from safe_polling.testing._params import ApiError
 from safe_polling.testing._records import Call, FakeStats, Sent
 from safe_polling.testing._state import BotState
@@ -54,6 +55,7 @@ class Core:
         self.token = token or make_token()
         self.username = username
         self.conflict_delay = conflict_delay
+        self.latency = Latency()
         self.states: dict[str, BotState] = {}
         self.calls: list[Call] = []
         self.sent: list[Sent] = []
