@@ -103,13 +103,17 @@ async def test_allowed_updates_filter_and_are_remembered(
     assert "update_id" not in dropped
     fake_bot_api.inject_message(2, "/start")
     fake_bot_api.inject_message(2, "/start")  # remembered: still filtered without the param
-    await call(http, token, "sendMessage", chat_id=2, text="menu")
+    keyboard = {"inline_keyboard": [[{"text": "Press", "callback_data": "pressed"}]]}
+    await call(http, token, "sendMessage", chat_id=2, text="menu", reply_markup=keyboard)
     query = fake_bot_api.inject_callback_query(2, "pressed")
     assert await updates(http, token) == [query]
     # An empty list restores the default (all but chat_member and reactions).
     await updates(http, token, allowed_updates=[])
     message = fake_bot_api.inject_message(1, "wanted again")
-    member = fake_bot_api.inject_raw({"chat_member": {}})  # raw updates skip the filter
+    fake_bot_api.add_group(-100500, "Club")
+    joined = fake_bot_api.set_member_status(-100500, 3, "member")
+    assert "update_id" not in joined  # chat_member is not delivered by default
+    member = fake_bot_api.inject_raw(joined)  # raw updates skip the filter
     got = await updates(http, token, offset=query["update_id"] + 1)
     assert got == [message, member]
 

@@ -9,6 +9,7 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
+from safe_polling.testing._clock import Clock
 from safe_polling.testing._params import ApiError
 from safe_polling.testing._records import Call, FakeStats, Sent
 from safe_polling.testing._state import BotState
@@ -43,7 +44,9 @@ def check_token_shape(token: str) -> int:
 class Core:
     """Token rules, bot states and records; no HTTP here."""
 
-    def __init__(self, token: str | None, username: str, conflict_delay: float) -> None:
+    def __init__(
+        self, token: str | None, username: str, conflict_delay: float, strict_chats: bool = True
+    ) -> None:
         if token is not None:
             try:
                 check_token_shape(token)
@@ -55,6 +58,8 @@ class Core:
         self.username = username
         self.conflict_delay = conflict_delay
         self.states: dict[str, BotState] = {}
+        self.clock = Clock()
+        self.strict_chats = strict_chats
         self.calls: list[Call] = []
         self.sent: list[Sent] = []
         self.current_get_updates = 0
@@ -79,7 +84,13 @@ class Core:
         """The state of ``token``, created on first use."""
         found = self.states.get(token)
         if found is None:
-            found = BotState(token, check_token_shape(token), self.username)
+            found = BotState(
+                token,
+                check_token_shape(token),
+                self.username,
+                strict_chats=self.strict_chats,
+                clock=self.clock,
+            )
             self.states[token] = found
         return found
 
