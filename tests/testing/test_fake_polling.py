@@ -297,3 +297,32 @@ async def test_disconnected_poller_stops_counting(fake_bot_api: FakeBotAPI) -> N
         task.cancel()
     await wait_until(lambda: polling(fake_bot_api, 0))
     assert fake_bot_api.calls[-1].status == 499
+
+
+async def test_an_offset_far_past_the_newest_update_is_ignored(
+    http: httpx.AsyncClient, fake_bot_api: FakeBotAPI
+) -> None:
+    # telegram-bot-api: more than 10 past the next id is "in the future"; the queue is read
+    # from its head and nothing is confirmed, as if no offset had been given.
+    token = fake_bot_api.token
+    first = fake_bot_api.inject_message(1, "a")
+    second = fake_bot_api.inject_message(1, "b")
+    future = second["update_id"] + 1 + 11
+    assert await updates(http, token, offset=future) == [first, second]
+    assert await updates(http, token) == [first, second]
+    assert fake_bot_api.stats.for_token(token).confirmed_offset == 0
+
+
+async def test_an_offset_just_past_the_newest_update_drops_the_next_ones(
+    http: httpx.AsyncClient, fake_bot_api: FakeBotAPI
+) -> None:
+    # Up to 10 past the next id is accepted as given: everything is confirmed, and updates that
+    # get ids below the offset later are dropped unseen (an off-by-one confirms the future).
+    token = fake_bot_api.token
+    seen = fake_bot_api.inject_message(1, "a")
+    offset = seen["update_id"] + 2  # one too far
+    assert await updates(http, token, offset=offset) == []
+    lost = fake_bot_api.inject_message(1, "lost")
+    kept = fake_bot_api.inject_message(1, "kept")
+    assert lost["update_id"] == offset - 1
+    assert await updates(http, token, offset=offset) == [kept]

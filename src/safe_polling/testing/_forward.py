@@ -38,7 +38,16 @@ __all__ = [
 MAX_IDS = 100
 # Fields of a message that are its content (what a copy keeps).
 _NOT_CONTENT = frozenset(
-    {"message_id", "from", "chat", "date", "edit_date", "reply_to_message", "forward_origin"}
+    {
+        "message_id",
+        "from",
+        "chat",
+        "date",
+        "edit_date",
+        "reply_to_message",
+        "forward_origin",
+        "reply_markup",
+    }
 )
 
 

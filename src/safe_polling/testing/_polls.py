@@ -50,13 +50,23 @@ def _options(params: dict[str, Any]) -> list[dict[str, Any]]:
     given = get_json(params, "options", "options")
     if not isinstance(given, list) or len(given) not in OPTIONS:
         raise bad_request("POLL_ANSWERS_INVALID")
-    options = []
+    options: list[dict[str, Any]] = []
     for option in given:
         text = option.get("text") if isinstance(option, dict) else option
         if not isinstance(text, str) or not 1 <= len(text) <= MAX_OPTION:
             raise bad_request("POLL_ANSWER_INVALID")
-        options.append({"text": text, "voter_count": 0})
+        options.append({"text": text, "voter_count": 0, "persistent_id": str(len(options))})
     return options
+
+
+def _correct_options(params: dict[str, Any]) -> list[int]:
+    """``correct_option_ids`` (Bot API 9.6), or the older single ``correct_option_id``."""
+    given = get_json(params, "correct_option_ids", "correct option identifiers")
+    if isinstance(given, list):
+        return [int(c) for c in given]
+    if params.get("correct_option_id") in (None, ""):
+        return []
+    return [get_int(params, "correct_option_id")]
 
 
 async def send_poll(core: Core, state: BotState, params: dict[str, Any]) -> Any:
@@ -81,11 +91,13 @@ async def send_poll(core: Core, state: BotState, params: dict[str, Any]) -> Any:
         "allows_multiple_answers": kind == "regular"
         and get_bool(params, "allows_multiple_answers"),
     }
+    poll["allows_revoting"] = get_bool(params, "allows_revoting")
+    poll["members_only"] = get_bool(params, "members_only")
     if kind == "quiz":
-        correct = params.get("correct_option_id")
-        if correct in (None, "") or not 0 <= get_int(params, "correct_option_id") < len(options):
+        correct = _correct_options(params)
+        if not correct or any(not 0 <= c < len(options) for c in correct):
             raise bad_request("QUIZ_CORRECT_ANSWERS_EMPTY")
-        poll["correct_option_id"] = get_int(params, "correct_option_id")
+        poll["correct_option_ids"] = correct
         if get_str(params, "explanation"):
             poll["explanation"] = get_str(params, "explanation")
     message = send_bot_message(core, state, "sendPoll", params, poll=poll)

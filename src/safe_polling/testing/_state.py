@@ -74,6 +74,9 @@ class Waiter:
     future: asyncio.Future[tuple[str, str] | None]
 
 
+# How far past the next update id a getUpdates offset may point before the real server ignores
+# it ("Specified from_id is in the future" in tdlib's TQueue).
+FUTURE_OFFSET_SLACK = 10
 # Seconds an unanswered query stays answerable. Pre-checkout: the Bot API documentation's 10 s;
 # callback and inline queries: not documented, about 15 s is what bots observe in practice.
 QUERY_TTL = {"callback": 15.0, "pre_checkout": 10.0, "shipping": 10.0, "inline": 15.0}
@@ -171,15 +174,19 @@ class BotState:
         return update
 
     def confirm(self, offset: int) -> None:
-        """Apply a getUpdates ``offset``: forget confirmed updates (negative: keep the last N)."""
+        """Apply a getUpdates ``offset`` the way telegram-bot-api's update queue does.
+
+        Updates below ``offset`` are forgotten (negative: all but the last ``-offset``). An
+        offset more than :data:`FUTURE_OFFSET_SLACK` past the next update id is "in the future"
+        and ignored: nothing is confirmed and the oldest pending updates are returned, exactly as
+        for no offset. A smaller overshoot is accepted as given, so the updates that later get ids
+        below it are dropped unseen (tdlib ``TQueue::get``; ``Client::do_get_updates``).
+        """
         if offset < 0:
             keep = self.updates[offset:]
             offset = int(keep[0]["update_id"]) if keep else self.next_update_id
-        if offset <= 0:
+        if offset <= 0 or offset > self.next_update_id + FUTURE_OFFSET_SLACK:
             return
-        # An offset past the newest update confirms everything, no more: updates created
-        # later still get delivered.
-        offset = min(offset, self.next_update_id)
         self.confirmed_offset = max(self.confirmed_offset, offset)
         self.updates = [u for u in self.updates if int(u["update_id"]) >= offset]
 
