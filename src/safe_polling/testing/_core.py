@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from safe_polling.testing._clock import Clock
+from safe_polling.testing._flood import FloodLimits, Limiter
 from safe_polling.testing._params import ApiError
 from safe_polling.testing._records import Call, FakeStats, Sent
 from safe_polling.testing._state import BotState
@@ -60,6 +61,7 @@ class Core:
         self.states: dict[str, BotState] = {}
         self.clock = Clock()
         self.strict_chats = strict_chats
+        self.flood_limits: FloodLimits | None = None
         self.calls: list[Call] = []
         self.sent: list[Sent] = []
         self.current_get_updates = 0
@@ -91,8 +93,16 @@ class Core:
                 strict_chats=self.strict_chats,
                 clock=self.clock,
             )
+            if self.flood_limits is not None:
+                found.flood = Limiter(self.flood_limits)
             self.states[token] = found
         return found
+
+    def set_flood_limits(self, limits: FloodLimits | None) -> None:
+        """Turn flood control on (fresh buckets for every bot) or off."""
+        self.flood_limits = limits
+        for state in self.states.values():
+            state.flood = Limiter(limits) if limits is not None else None
 
     def plan_error(
         self,

@@ -285,7 +285,12 @@ def poll_answer(
         LookupError: unknown or closed poll, or a choice it does not have.
     """
     found = _polls.vote(state, poll_id, user_id, option_ids)
-    body = {"poll_id": poll_id, "user": sender(state, user_id), "option_ids": list(option_ids)}
+    body = {
+        "poll_id": poll_id,
+        "user": sender(state, user_id),
+        "option_ids": list(option_ids),
+        "option_persistent_ids": [found.poll["options"][o]["persistent_id"] for o in option_ids],
+    }
     if found.poll["is_anonymous"]:
         # Anonymous polls send only the new counts.
         return queue(state, {"poll": found.counted()})

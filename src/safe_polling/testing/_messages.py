@@ -129,6 +129,8 @@ def send_bot_message(
     # Parameters are parsed before the chat is looked up, as on the real server.
     markup = inline_markup(params)
     _world.check_writable(state, chat_id)
+    if state.flood is not None:
+        state.flood.take(chat_id, state.clock.now())
     msg = _objects.message(
         state.new_message_id(chat_id),
         state.chat_obj(chat_id),

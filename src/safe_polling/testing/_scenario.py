@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from safe_polling.testing import _inject, _world
+from safe_polling.testing._flood import FloodLimits
 
 if TYPE_CHECKING:
     from safe_polling.testing._core import Core
@@ -112,6 +113,15 @@ class Scenario:
     def bot_id(self, token: str | None = None) -> int:
         """The bot's user id (the number before ``:`` in its token)."""
         return self._state(token).bot_id
+
+    def set_flood_control(self, limits: FloodLimits | None = FloodLimits()) -> None:  # noqa: B008
+        """Turn Telegram's send limits on (defaults: :class:`FloodLimits`) or off (None).
+
+        Past a limit a send is answered ``429 Too Many Requests: retry after N`` with
+        ``parameters.retry_after``, as by Telegram. For a one-off 429 (on any method, getUpdates
+        included) use :meth:`fail_next`.
+        """
+        self._core.set_flood_limits(limits)
 
     def advance_time(self, seconds: float) -> None:
         """Move the fake's clock forward: queries expire, flood-control windows pass.

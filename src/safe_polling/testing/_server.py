@@ -9,6 +9,7 @@ from aiohttp import web
 
 from safe_polling.testing import _control, _http, _polling
 from safe_polling.testing._core import DEFAULT_USERNAME, Core, make_token
+from safe_polling.testing._flood import FloodLimits
 from safe_polling.testing._records import (
     Call,
     FakeStats,
@@ -65,6 +66,9 @@ class FakeBotAPI(Scenario):
             (``400 Bad Request: chat not found``), as Telegram does: a private chat exists once
             its user wrote to the bot or :meth:`add_user` declared it, a group once declared or
             written in. Defaults to :obj:`True`; :obj:`False` accepts any chat id.
+        flood_control (:class:`FloodLimits`, optional): Telegram's send limits, answered with
+            ``429 Too Many Requests: retry after N`` (see :meth:`set_flood_control`). Off by
+            default.
 
     .. versionadded:: 0.1.0
     """
@@ -78,8 +82,10 @@ class FakeBotAPI(Scenario):
         username: str = DEFAULT_USERNAME,
         conflict_delay: float = 3.0,
         strict_chats: bool = True,
+        flood_control: FloodLimits | None = None,
     ) -> None:
         self._core = Core(token, username, conflict_delay, strict_chats)
+        self._core.set_flood_limits(flood_control)
         self._host = host
         self._requested_port = port
         self._port: int | None = None

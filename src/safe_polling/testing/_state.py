@@ -14,6 +14,7 @@ from safe_polling.testing._clock import Clock
 from safe_polling.testing._records import TokenStats
 
 if TYPE_CHECKING:
+    from safe_polling.testing._flood import Limiter
     from safe_polling.testing._polls import StoredPoll
     from safe_polling.testing._world import ChatRecord
 
@@ -146,6 +147,7 @@ class BotState:
     menu_buttons: dict[int, dict[str, Any]] = field(default_factory=dict)
     star_balance: int = 0
     clock: Clock = field(default_factory=Clock)
+    flood: Limiter | None = None
     # counters
     get_updates_calls: int = 0
     current_get_updates: int = 0
