@@ -11,7 +11,7 @@ import pytest
 import pytest_asyncio
 from fake_helpers import api_call, wait_until
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
-from telegram.error import InvalidToken, NetworkError
+from telegram.error import BadRequest, InvalidToken, NetworkError
 
 from safe_polling.testing import FakeBotAPI, FakeBotAPIClient, make_token, spawn_fake_bot_api
 
@@ -180,3 +180,29 @@ async def test_process_prints_one_ready_line_and_exits_on_sigterm() -> None:
         if proc.returncode is None:
             proc.kill()
             await proc.wait()
+
+
+async def test_client_drives_the_world_and_any_injection(
+    client: FakeBotAPIClient, fake_bot_api: FakeBotAPI
+) -> None:
+    user = await client.add_user(42, "Ann")
+    assert user["first_name"] == "Ann"
+    chat = await client.add_group(-100321, "Club", members={"42": "creator"})
+    assert chat["type"] == "supergroup"
+    blocked = await client.block_bot(42)
+    assert blocked["my_chat_member"]["new_chat_member"]["status"] == "kicked"
+    await client.unblock_bot(42)
+    joined = await client.set_member_status(-100321, 5, "member")
+    assert joined["chat_member"]["new_chat_member"]["user"]["id"] == 5
+    async with fake_bot_api.bot() as bot:
+        sent = await bot.send_message(42, "menu", reply_markup=KEYBOARD)
+        press = await client.inject(
+            "callback_query", user_id=42, data="data", message_id=sent.message_id
+        )
+        await client.advance_time(20)
+        with pytest.raises(BadRequest, match="Query is too old"):
+            await bot.answer_callback_query(press["callback_query"]["id"])
+    query = await client.inject("inline_query", user_id=42, query="cats")
+    assert query["inline_query"]["query"] == "cats"
+    with pytest.raises(RuntimeError, match="unknown injection kind"):
+        await client.inject("teleport", user_id=42)

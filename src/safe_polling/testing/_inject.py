@@ -170,6 +170,8 @@ def callback_query(
     data: str,
     message_id: int | None = None,
     chat_id: int | None = None,
+    *,
+    require_button: bool = True,
 ) -> dict[str, Any]:
     """A press on a button the bot's message currently has (the newest message by default).
 
@@ -185,7 +187,7 @@ def callback_query(
         target = stored.message if stored and stored.by_bot and not stored.deleted else None
     if target is None:
         raise LookupError(f"the bot has no message {message_id or ''} in chat {chat}")
-    if data not in _buttons(target):
+    if require_button and data not in _buttons(target):
         raise LookupError(
             f"message {target['message_id']} in chat {chat} has no button with "
             f"callback_data {data!r} (it has {sorted(_buttons(target))})"

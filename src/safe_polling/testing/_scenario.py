@@ -233,15 +233,33 @@ class Scenario:
         *,
         message_id: int | None = None,
         chat_id: int | None = None,
+        require_button: bool = True,
         token: str | None = None,
     ) -> dict[str, Any]:
         """Queue a press on a button a bot message has now (the newest in the chat by default).
+
+        Args:
+            user_id (:obj:`int`): Who presses.
+            data (:obj:`str`): The button's ``callback_data``.
+            message_id (:obj:`int`, optional): The bot message; the newest one by default.
+            chat_id (:obj:`int`, optional): Its chat; ``user_id``'s private chat by default.
+            require_button (:obj:`bool`, optional): :obj:`False` presses ``data`` even if the
+                message has no such button, to stand for a keyboard an older release of the bot
+                sent with data the current one no longer knows. Defaults to :obj:`True`.
+            token (:obj:`str`, optional): The bot; defaults to :attr:`token`.
 
         Raises:
             LookupError: The bot has no such message in the chat, or the message has no button
                 with this ``callback_data`` (any more).
         """
-        return _inject.callback_query(self._state(token), user_id, data, message_id, chat_id)
+        return _inject.callback_query(
+            self._state(token),
+            user_id,
+            data,
+            message_id,
+            chat_id,
+            require_button=require_button,
+        )
 
     def inject_inline_query(
         self, user_id: int, query: str, *, offset: str = "", token: str | None = None
