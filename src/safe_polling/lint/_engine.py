@@ -5,12 +5,11 @@ from __future__ import annotations
 import ast
 import fnmatch
 import io
-import json
 import os
 import re
 import tokenize
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ._context import ModuleContext, node_col, node_line
@@ -37,6 +36,9 @@ class Finding:
         rule (:obj:`str`): The rule id, e.g. ``"SP301"``.
         message (:obj:`str`): One line: what is wrong and why it matters.
         fix (:obj:`str`): One line: what to do instead.
+        fingerprint (:obj:`str`, optional): A hash of the rule, the path, the text of
+            the line and its rank among identical lines: stable when code above moves,
+            used by ``--baseline`` and SARIF. Not part of comparisons.
 
     Example:
         .. code-block:: python
@@ -55,6 +57,7 @@ class Finding:
     rule: str
     message: str
     fix: str
+    fingerprint: str = field(default="", compare=False)
 
     def format(self) -> str:
         """``path:line:col: RULE message (fix: ...)``, the human output line.
@@ -186,22 +189,3 @@ def selected(rule: str, select: Sequence[str] | None, ignore: Sequence[str] | No
     if not select or rule == SYNTAX_ERROR.id:
         return True
     return any(rule.startswith(prefix) for prefix in select)
-
-
-def format_text(findings: Sequence[Finding], files_checked: int) -> str:
-    """The human output: one line per finding, then a summary line."""
-    lines = [finding.format() for finding in sorted(findings)]
-    if findings:
-        files = len({finding.path for finding in findings})
-        noun = "problem" if len(findings) == 1 else "problems"
-        lines.append(
-            f"Found {len(findings)} {noun} in {files} of {files_checked} checked file(s)."
-        )
-    else:
-        lines.append(f"All checks passed: {files_checked} file(s) checked, no problems.")
-    return "\n".join(lines)
-
-
-def format_json(findings: Iterable[Finding]) -> str:
-    """A JSON list of objects with path, line, col, rule, message and fix."""
-    return json.dumps([asdict(finding) for finding in sorted(findings)], indent=2)

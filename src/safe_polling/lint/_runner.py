@@ -29,6 +29,7 @@ from ._engine import (
     suppressions,
 )
 from ._graph import CallGraph
+from ._output import fingerprinted
 
 RULES: dict[str, Rule] = {
     rule.id: rule
@@ -142,7 +143,7 @@ def run(
         if selected(finding.rule, select, ignore)
         and not is_suppressed(finding, silenced.get(finding.path, {}))
     }
-    return one_per_site(kept), len(files)
+    return fingerprinted(one_per_site(kept), sources), len(files)
 
 
 def one_per_site(findings: Iterable[Finding]) -> list[Finding]:
