@@ -92,7 +92,8 @@ def test_unusable_baseline_is_a_usage_error(
     bot.write_text(SLEEPY, encoding="utf-8")
     assert lint_main(["--baseline", str(baseline), str(bot)]) == 2
     err = capsys.readouterr().err.strip()
-    assert err.startswith("safe-polling lint: error:") and "baseline" in err
+    assert err.startswith("safe-polling lint: error:")
+    assert "baseline" in err
     assert len(err.splitlines()) == 1
     assert lint_main(["--baseline", str(tmp_path / "missing.json"), str(bot)]) == 2
 
