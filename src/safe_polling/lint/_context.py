@@ -35,6 +35,8 @@ FunctionNode = ast.FunctionDef | ast.AsyncFunctionDef
 FunctionKey = tuple[str, str]
 # Nodes that open a new body: code inside them does not run where they appear.
 _SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
+Scopes = tuple[FunctionNode | None, ast.ClassDef | None]
+_NO_SCOPES: Scopes = (None, None)
 _TEST_PREFIXES = ("test_",)
 _TEST_SUFFIXES = ("_test.py",)
 
@@ -111,8 +113,9 @@ class ModuleContext:
     defs: dict[str, list[FunctionNode]]
     facts: ProgramFacts
     is_test: bool = False
-    functions: dict[ast.AST, FunctionNode | None] = field(default_factory=dict)
-    classes: dict[ast.AST, ast.ClassDef | None] = field(default_factory=dict)
+    # node -> (enclosing def, enclosing class); the tuples are shared between siblings,
+    # one dict instead of two: the AST of an 800-file bot is millions of nodes.
+    scopes: dict[ast.AST, Scopes] = field(default_factory=dict)
     own: dict[ast.AST, list[ast.AST]] = field(default_factory=dict)
     calls: list[ast.Call] = field(default_factory=list)
     nodes: list[ast.AST] = field(default_factory=list)
@@ -137,11 +140,10 @@ class ModuleContext:
         return ctx
 
     def _index(self) -> None:
-        # (node, enclosing def, enclosing class, owning scope), preorder in source order.
-        stack: list[tuple[ast.AST, FunctionNode | None, ast.ClassDef | None, ast.AST | None]]
-        stack = [(self.tree, None, None, None)]
+        # (node, (enclosing def, enclosing class), owning scope), preorder in source order.
+        stack: list[tuple[ast.AST, Scopes, ast.AST | None]] = [(self.tree, _NO_SCOPES, None)]
         while stack:
-            node, function, klass, owner = stack.pop()
+            node, around, owner = stack.pop()
             self.nodes.append(node)
             if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
                 self.defs.setdefault(node.name, []).append(node)
@@ -150,16 +152,20 @@ class ModuleContext:
                 self.class_defs.setdefault(node.name, node)
             elif isinstance(node, ast.Call):
                 self.calls.append(node)
-            inner_function = node if isinstance(node, FunctionNode) else function
-            inner_class = node if isinstance(node, ast.ClassDef) else klass
+            inner: Scopes
+            if isinstance(node, FunctionNode):
+                inner = (node, around[1])
+            elif isinstance(node, ast.ClassDef):
+                inner = (around[0], node)
+            else:
+                inner = around
             body = _body(node)
             for child in reversed(list(ast.iter_child_nodes(node))):
                 self.parents[child] = node
-                self.functions[child] = inner_function
-                self.classes[child] = inner_class
+                self.scopes[child] = inner
                 # Decorators, defaults and bases run where the def is, not in its body.
                 child_owner = node if body is not None and id(child) in body else owner
-                stack.append((child, inner_function, inner_class, child_owner))
+                stack.append((child, inner, child_owner))
             if isinstance(owner, FunctionNode) and node is not owner:
                 self.own[owner].append(node)
 
@@ -173,11 +179,11 @@ class ModuleContext:
 
     def enclosing_function(self, node: ast.AST) -> FunctionNode | None:
         """The innermost ``def``/``async def`` around *node* (lambdas are see-through)."""
-        return self.functions.get(node)
+        return self.scopes.get(node, _NO_SCOPES)[0]
 
     def enclosing_class(self, node: ast.AST) -> ast.ClassDef | None:
         """The class whose body defines the function around *node*, if any."""
-        return self.classes.get(node)
+        return self.scopes.get(node, _NO_SCOPES)[1]
 
     def own_nodes(self, function: FunctionNode) -> list[ast.AST]:
         """The nodes of *function*'s own body (see :func:`walk_own`), in source order."""
