@@ -8,6 +8,7 @@ backends in :mod:`safe_polling.lease` and the fake Bot API in
 
 from ._errors import PollingErrorCallback, logging_error_handler
 from ._health import HealthServer, health_port_from_env
+from ._metrics import metrics_registry
 from ._polling import safe_start_polling, safe_stop_polling
 from ._preflight import CheckResult, CheckStatus, PreflightCheck, PreflightReport, run_preflight
 from ._redaction import install_redaction, redact
@@ -35,6 +36,7 @@ __all__ = [
     "health_port_from_env",
     "install_redaction",
     "logging_error_handler",
+    "metrics_registry",
     "redact",
     "run_polling",
     "run_preflight",

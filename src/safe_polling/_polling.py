@@ -12,6 +12,7 @@ from telegram.ext import Application
 from ._delivery import DeliveryTracker, install_tracking, remove_tracking
 from ._errors import PollingErrorCallback
 from ._gate import Fence, install_gate, remove_gate
+from ._metrics import install_metering, remove_metering
 from ._status import PollingStatus
 
 __all__ = ["safe_start_polling", "safe_stop_polling"]
@@ -152,6 +153,7 @@ async def _start(
         install_gate(application.bot, fence, status, delivery)
         if delivery is not None:
             install_tracking(application, delivery)
+        install_metering(application)  # outermost: remove_metering comes first on stop
         await application.start()
         await application.updater.start_polling(
             poll_interval=poll_interval,
@@ -211,6 +213,7 @@ async def _stop(
                 await application.post_stop(application)
     finally:
         try:
+            remove_metering(application)
             remove_tracking(application)
             remove_gate(application.bot)
             await application.shutdown()

@@ -1,11 +1,12 @@
 """A watchdog that names the handler and the update that blocked the event loop.
 
-A production bot this library grew from froze for seconds at a time and its author had to hunt by hand
-for the synchronous database call inside an ``async def`` handler that caused
-it. This module finds it for you: a heartbeat on the event loop and a monitor
-thread beside it. When the heartbeat stops for longer than the threshold, the
-thread reads the loop thread's stack (the loop cannot: it is the one stuck),
-finds the handler and the update, and logs one warning when the loop is free.
+A production bot this library grew from froze for seconds at a time and its
+author had to hunt by hand for the synchronous database call inside an
+``async def`` handler that caused it. This module finds it for you: a heartbeat on the
+event loop and a monitor thread beside it. When the heartbeat stops for longer
+than the threshold, the thread reads the loop thread's stack (the loop cannot:
+it is the one stuck), finds the handler and the update, and logs one warning
+when the loop is free.
 
 The only cost while the loop is healthy is two timer callbacks on the loop and
 one thread wake-up per ``threshold``: nothing runs per update.
@@ -28,6 +29,8 @@ from typing import Any
 import telegram
 from telegram import Update
 from telegram.ext import Application, BaseHandler, ConversationHandler
+
+from ._metrics import loop_block_ended, loop_block_seen
 
 __all__ = ["LoopWatchdog", "watchdog_from_env"]
 
@@ -241,6 +244,7 @@ class LoopWatchdog:
         self._last_gap = 0.0  # left over from a block too short to be caught
         self._stuck_reported = False
         self._blocks += 1
+        loop_block_seen()
         culprit = self._capture()
         # If the loop ticked while we read its stack, the block was over and
         # the stack shows whatever ran next: do not blame it.
@@ -267,6 +271,7 @@ class LoopWatchdog:
             del frame
 
     def _report(self, duration: float, culprit: _Culprit) -> None:
+        loop_block_ended(duration)  # every block, including those the log rate-limits
         suppressed = self._limiter.admit((culprit.handler, culprit.location))
         if suppressed is None:
             return
