@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._errors import PollingErrorCallback, logging_error_handler
 from ._health import HealthServer, health_port_from_env
+from ._metrics import metrics_registry
 from ._polling import safe_start_polling, safe_stop_polling
 from ._redaction import install_redaction, redact
 from ._run import run_polling
@@ -69,6 +70,7 @@ __all__ = [
     "health_port_from_env",
     "install_redaction",
     "logging_error_handler",
+    "metrics_registry",
     "redact",
     "run_polling",
     "run_preflight",

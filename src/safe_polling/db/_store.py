@@ -521,8 +521,7 @@ class BalanceStore(abc.ABC):
 def overflow(uid: int, amt: int) -> BalanceOverflow:
     """The error for a credit that would take the balance past the BIGINT maximum."""
     return BalanceOverflow(
-        f"adding {amt} to the balance of user {uid} would exceed {2**63 - 1}; "
-        "nothing was changed"
+        f"adding {amt} to the balance of user {uid} would exceed {2**63 - 1}; nothing was changed"
     )
 
 

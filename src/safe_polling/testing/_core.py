@@ -9,9 +9,9 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
-from safe_polling.testing._latency import Latency
 from safe_polling.testing._clock import Clock
 from safe_polling.testing._flood import FloodLimits, Limiter
+from safe_polling.testing._latency import Latency
 from safe_polling.testing._params import ApiError
 from safe_polling.testing._records import Call, FakeStats, Sent
 from safe_polling.testing._state import BotState
