@@ -506,7 +506,7 @@ async def test_history_with_long_and_many_links_fits_one_message(
         storage, _, _ = services_of(app).ready()
         for i in range(10):
             urls = [f"https://cdn.example/{i}/{n}/" + "x" * 900 for n in range(3)]
-            urls.append("https://cdn.example/huge/" + "y" * 3000)
+            urls.append("https://cdn.example/huge/" + "y" * 1500)
             await storage.insert_generation(
                 f"h{i}", user_id=USER, chat_id=USER, lang="en", model="veo3",
                 params=Params("p"), price=60,

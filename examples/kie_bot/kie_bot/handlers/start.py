@@ -13,6 +13,7 @@ from telegram.ext import (
     filters,
 )
 
+from kie_bot.generations import usable_url
 from kie_bot.handlers.common import Context, answer, lang_of, send_menu, services
 from kie_bot.texts import t
 
@@ -97,6 +98,7 @@ async def history(update: Update, context: Context) -> None:
         lines.extend(
             f"  {url}" if len(url) <= _MAX_HISTORY_URL else f"  {t(lang, 'history_long_link')}"
             for url in gen.result_urls
+            if usable_url(url)  # KIE's answer is stored as it came: show only real links
         )
     await send_menu(update, context, fit_message(lines, t(lang, "history_more")))
 
@@ -125,7 +127,7 @@ def fit_message(lines: list[str], more: str, limit: int = MAX_MESSAGE) -> str:
 
 def _units(text: str) -> int:
     """The length Telegram counts: UTF-16 code units (an emoji outside the BMP is two)."""
-    return len(text.encode("utf-16-le")) // 2
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
 
 
 async def cancel(update: Update, context: Context) -> None:
