@@ -69,7 +69,7 @@ VALUES = st.one_of(
             "\n",
             "\x00",
         ]
-    ),  # fmt: skip
+    ),
 )
 NAMES = [
     "KIE_API_URL", "KIE_UPLOAD_URL", "KIE_CALLBACK_URL", "TELEGRAM_BASE_URL",
@@ -90,7 +90,8 @@ def test_settings_load_or_fail_with_one_line_that_leaks_nothing(
         loaded = load_settings(full)
     except ConfigError as exc:
         message = str(exc)
-        assert message and "\n" not in message
+        assert message
+        assert "\n" not in message
         assert message.split(" ", 1)[0] in (*NAMES, "KIE_API_KEY")
         for secret in (SECRET_PART, DB_PASSWORD, key):
             assert secret.strip() in ("", "Kz9") or secret.strip() not in message
@@ -101,15 +102,19 @@ def test_settings_load_or_fail_with_one_line_that_leaks_nothing(
 def assert_sane(s: Settings) -> None:
     """What every money path relies on in a loaded configuration."""
     assert 0 <= s.free_credits <= 1_000_000
-    assert math.isfinite(s.task_timeout) and 10 <= s.task_timeout <= 86_400
-    assert math.isfinite(s.poll_interval) and 0 < s.poll_interval <= 60
+    assert math.isfinite(s.task_timeout)
+    assert 10 <= s.task_timeout <= 86_400
+    assert math.isfinite(s.poll_interval)
+    assert 0 < s.poll_interval <= 60
     for url in (s.kie_api_url, s.kie_upload_url, s.telegram_base_url, s.kie_callback_url):
         if url is not None:
             parts = urlsplit(url)
-            assert parts.scheme in ("http", "https") and parts.hostname
+            assert parts.scheme in ("http", "https")
+            assert parts.hostname
             assert parts.port is None or 0 <= parts.port <= 65535
     assert all(0 < i < 2**53 for i in s.admin_ids)
-    assert s.kie_api_key.isprintable() and " " not in s.kie_api_key
+    assert s.kie_api_key.isprintable()
+    assert " " not in s.kie_api_key
 
 
 LINE = st.text(st.characters(exclude_characters="\n"), max_size=3000)
