@@ -8,6 +8,7 @@ backends in :mod:`safe_polling.lease` and the fake Bot API in
 
 from ._errors import PollingErrorCallback, logging_error_handler
 from ._health import HealthServer, health_port_from_env
+from ._ordering import OrderedUpdateProcessor, PerChatUpdateProcessor, chat_key
 from ._polling import safe_start_polling, safe_stop_polling
 from ._preflight import CheckResult, CheckStatus, PreflightCheck, PreflightReport, run_preflight
 from ._redaction import install_redaction, redact
@@ -26,11 +27,14 @@ __all__ = [
     "CheckStatus",
     "HealthServer",
     "LoopWatchdog",
+    "OrderedUpdateProcessor",
+    "PerChatUpdateProcessor",
     "PollingErrorCallback",
     "PreflightCheck",
     "PreflightReport",
     "RenderFinding",
     "__version__",
+    "chat_key",
     "check_render_yaml",
     "health_port_from_env",
     "install_redaction",
