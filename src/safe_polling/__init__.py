@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from ._errors import PollingErrorCallback, logging_error_handler
 from ._health import HealthServer, health_port_from_env
 from ._metrics import metrics_registry
+from ._ordering import OrderedUpdateProcessor, PerChatUpdateProcessor, chat_key
 from ._polling import safe_start_polling, safe_stop_polling
 from ._redaction import install_redaction, redact
 from ._run import run_polling
@@ -61,11 +62,14 @@ __all__ = [
     "CheckStatus",
     "HealthServer",
     "LoopWatchdog",
+    "OrderedUpdateProcessor",
+    "PerChatUpdateProcessor",
     "PollingErrorCallback",
     "PreflightCheck",
     "PreflightReport",
     "RenderFinding",
     "__version__",
+    "chat_key",
     "check_render_yaml",
     "health_port_from_env",
     "install_redaction",
