@@ -29,6 +29,12 @@ def test_good_sample_lints_clean(sample: Path) -> None:
     assert lint_paths([sample]) == []
 
 
+def test_bad_corpus_linted_at_once_reports_the_same_lines() -> None:
+    # One run over every sample: each file or folder is its own program, so no sample
+    # adds a finding to another one (no SP101 across independent scripts).
+    assert _found(SAMPLES / "bad") == expected(SAMPLES / "bad")
+
+
 def test_every_rule_has_a_bad_sample() -> None:
     marked = {rule for sample in BAD for (_, _, rule) in expected(sample)}
     assert set(RULES) - {"SP000"} <= marked
