@@ -101,3 +101,20 @@ def test_findings_are_sorted_and_formatted() -> None:
     line = findings[0].format()
     assert line.startswith(f"{findings[0].path}:{findings[0].line}:{findings[0].col}: SP")
     assert line.endswith(f"(fix: {findings[0].fix})")
+
+
+def test_secrets_are_never_printed() -> None:
+    sample = SAMPLES / "bad" / "sp404_secrets.py"
+    findings = lint_paths([sample])
+    secrets = (
+        "Abcdefghijklmnop",
+        "abcdefghijklmnopq",
+        "EfGhIjKlMn",
+        "IOSFODNN7",
+        "s3cr3t",
+        "S3cret",
+    )
+    assert len(findings) == 6
+    for finding in findings:
+        assert not [s for s in secrets if s in finding.message + finding.fix]
+    assert "Render API key (rnd_)" in findings[2].message

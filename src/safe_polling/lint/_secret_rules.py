@@ -45,7 +45,7 @@ _SECRETS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("Slack token", re.compile(_EDGE + r"xox[abprs]-[A-Za-z0-9-]{10,}")),
     ("Google API key", re.compile(_EDGE + r"AIza[0-9A-Za-z_-]{35}")),
 )
-_DSN_RE = re.compile(r"\b[a-z][a-z0-9+.-]*://[^\s:/@]+:(?P<password>[^\s@/]+)@[^\s/]+")
+_DSN_RE = re.compile(r"\b[a-z][a-z0-9+.-]*://[^\s:/@]*:(?P<password>[^\s@/]+)@[^\s/]+")
 # Passwords that are placeholders in examples and templates, not secrets.
 _PLACEHOLDERS = frozenset(
     {"password", "pass", "passwd", "secret", "changeme", "example", "postgres", "user"}
