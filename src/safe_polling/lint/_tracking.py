@@ -251,5 +251,8 @@ class Tracker:
         return found
 
 
+_BINDERS = (ast.Assign, ast.AnnAssign, ast.With, ast.AsyncWith)
+
+
 def _binds(node: ast.AST) -> bool:
-    return isinstance(node, ast.Assign | ast.AnnAssign | ast.With | ast.AsyncWith)
+    return isinstance(node, _BINDERS)
