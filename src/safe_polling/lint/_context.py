@@ -113,7 +113,7 @@ class ModuleContext:
     # node -> (enclosing def, enclosing class); the tuples are shared between siblings,
     # one dict instead of two: the AST of an 800-file bot is millions of nodes.
     scopes: dict[ast.AST, Scopes] = field(default_factory=dict)
-    own: dict[ast.AST, list[ast.AST]] = field(default_factory=dict)
+    own: dict[FunctionNode, list[ast.AST]] = field(default_factory=dict)
     calls: list[ast.Call] = field(default_factory=list)
     nodes: list[ast.AST] = field(default_factory=list)
     class_defs: dict[str, ast.ClassDef] = field(default_factory=dict)

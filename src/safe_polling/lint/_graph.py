@@ -45,7 +45,6 @@ class CallGraph:
         self.by_module: dict[str, list[CallSite]] = {ctx.module: [] for ctx in modules}
         for ctx in modules:
             for function in ctx.own:
-                assert isinstance(function, FunctionNode)
                 key = ctx.function_key(function)
                 self.functions.setdefault(key, (ctx, function))
                 kinds = self._async if isinstance(function, ast.AsyncFunctionDef) else self._sync

@@ -307,8 +307,6 @@ def _flag_guards(ctx: ModuleContext) -> Iterator[Finding]:
     # A `global X` is a polling flag when the function tests X, sets it to a constant
     # and starts polling: other globals (counters, caches) are not.
     for function in ctx.own:
-        if not isinstance(function, ast.FunctionDef | ast.AsyncFunctionDef):
-            continue
         own = ctx.own_nodes(function)
         if not any(isinstance(n, ast.Call) and start_kind(ctx, n) == "raw" for n in own):
             continue

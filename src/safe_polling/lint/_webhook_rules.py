@@ -88,9 +88,7 @@ def _request_handlers(
     queue: list[FunctionKey] = []
     for ctx in program:
         for function in ctx.own:
-            if isinstance(function, ast.FunctionDef | ast.AsyncFunctionDef) and any(
-                _is_route(decorator) for decorator in function.decorator_list
-            ):
+            if any(_is_route(decorator) for decorator in function.decorator_list):
                 key = ctx.function_key(function)
                 found[key] = (ctx.module, function.name)
                 queue.append(key)
