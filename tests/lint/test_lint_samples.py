@@ -118,3 +118,13 @@ def test_secrets_are_never_printed() -> None:
     for finding in findings:
         assert not [s for s in secrets if s in finding.message + finding.fix]
     assert "Render API key (rnd_)" in findings[2].message
+
+
+def test_connection_url_passwords_in_tests_are_fixtures_but_keys_are_not(tmp_path: Path) -> None:
+    test = tmp_path / "test_urls.py"
+    test.write_text(
+        'URL = "postgres://bot:hunter2-secret@db:5432/bot"\n'
+        'KEY = "rnd_AbCdEfGhIjKlMnOpQrStUvWx"\n',
+        encoding="utf-8",
+    )
+    assert [(f.line, f.rule) for f in lint_paths([test])] == [(2, "SP404")]
