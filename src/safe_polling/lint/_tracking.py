@@ -17,7 +17,7 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass
 
-from ._context import FunctionKey, FunctionNode, ModuleContext, dotted
+from ._context import FunctionKey, FunctionNode, ModuleContext, dotted, node_col, node_line
 
 __all__ = ["DB_RULE", "HTTP_RULE", "WAIT_RULE", "Scope", "Tracked", "Tracker", "bindings"]
 
@@ -160,7 +160,7 @@ class Tracker:
         self.factories: Scope = {}
         self._scopes: dict[ast.AST, Scope] = {}
         self._binding_nodes = [node for node in ctx.nodes if _binds(node)]
-        self._binding_nodes.sort(key=lambda n: (n.lineno, n.col_offset))  # type: ignore[attr-defined]
+        self._binding_nodes.sort(key=lambda n: (node_line(n), node_col(n)))
         self.module: Scope = self._module_scope()
         self.factories = self._factories()
         self._scopes.clear()
