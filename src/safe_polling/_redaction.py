@@ -85,7 +85,8 @@ def _secret_pattern(secret: str) -> str:
     """A pattern for *secret* with each character literal or percent-encoded."""
     parts = []
     for c in secret:
-        encoded = "|".join(_hex_byte(b) for b in c.encode("utf-8", "surrogatepass"))
+        # All the bytes of the character's UTF-8 form, in a row.
+        encoded = "".join(_hex_byte(b) for b in c.encode("utf-8", "surrogatepass"))
         parts.append(f"(?:{re.escape(c)}|{encoded})")
     return "".join(parts)
 
