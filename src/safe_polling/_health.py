@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from types import TracebackType
 from typing import Any
 
+from ._redaction import redact
 from ._status import PollingStatus
 
 __all__ = ["HealthServer", "health_port_from_env"]
@@ -364,10 +365,11 @@ def health_port_from_env(env: Mapping[str, str] = os.environ) -> int | None:
 
 
 def _parse_port(raw: str, name: str) -> int:
-    if not raw.isdigit() or not 1 <= int(raw) <= 65535:
+    # isascii: "²".isdigit() is true, but int("²") raises.
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 5) or not 1 <= int(raw) <= 65535:
         raise ValueError(
             f"{name} must be a port number from 1 to 65535"
             + (" (or PORT/1/true to use $PORT)" if name == _ENV_VAR else "")
-            + f"; got {raw[:40]!r}"
+            + f"; got {redact(raw)[:40]!r}"  # a URL pasted here may hold a password
         )
     return int(raw)
