@@ -207,6 +207,7 @@ class _Runner:
         self.lease: PollingLease | None = None
         self.processed: ProcessedUpdates | None = None
         self.took_over = False  # this term's lease came from another instance
+        self.webhook: dict[str, Any] | None = None  # getWebhookInfo as the preflight saw it
         self.stopping = asyncio.Event()
         self.status = PollingStatus(version=_version())
 
@@ -255,17 +256,31 @@ class _Runner:
         return lease_from_env(token=self.app.bot.token)
 
     async def _preflight_passed(self) -> bool:
-        from ._preflight import run_preflight
+        """Run the preflight through the application's bot, which it leaves initialized.
 
+        Its getMe is the one ``initialize()`` needs and its getWebhookInfo tells the start
+        whether deleteWebhook has work to do, so a standby has them done while it waits.
+        render.yaml is checked only on Render (``RENDER`` set), where it can matter.
+        """
+        from ._preflight import run_preflight
+        from ._preflight._telegram import PtbBotApi, server_label
+
+        base_url = _ptb_base_url(self.app)
+        bot_api = PtbBotApi(self.app.bot, server_label(base_url, self.app.bot.token), 5.0)
         report = await run_preflight(
             token=self.app.bot.token,
-            base_url=_ptb_base_url(self.app),
+            base_url=base_url,
             database_url=self.options.database_url,
+            render_yaml=None if os.getenv("RENDER") else False,
             lease=self.lease,
             extra_checks=self.options.preflight_checks,
+            bot_api=bot_api,
         )
         for line in report.lines():
             logger.info("%s", line) if report.ok else logger.error("%s", line)
+        if not report.ok:
+            await self.app.bot.shutdown()
+        self.webhook = bot_api.webhook
         return report.ok
 
     async def _acquire_lease(self, lease: PollingLease) -> bool:
@@ -348,7 +363,9 @@ class _Runner:
             status=self.status,
             delivery=tracker,
             call_post_init=True,
+            webhook=self.webhook,
         )
+        self.webhook = None  # known for the first start only: a later one checks again
         if not started:  # another application polls in this process: nothing to lead
             await self.stopping.wait()
             return

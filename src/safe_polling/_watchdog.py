@@ -30,6 +30,7 @@ import telegram
 from telegram import Update
 from telegram.ext import Application, BaseHandler, ConversationHandler
 
+from ._metrics import loop_block_ended, loop_block_seen
 from ._redaction import redact
 
 __all__ = ["LoopWatchdog", "resolve_watchdog", "watchdog_from_env"]
@@ -243,6 +244,7 @@ class LoopWatchdog:
         self._last_gap = 0.0  # left over from a block too short to be caught
         self._stuck_reported = False
         self._blocks += 1
+        loop_block_seen()
         culprit = self._capture()
         # If the loop ticked while we read its stack, the block was over and
         # the stack shows whatever ran next: do not blame it.
@@ -269,6 +271,7 @@ class LoopWatchdog:
             del frame
 
     def _report(self, duration: float, culprit: _Culprit) -> None:
+        loop_block_ended(duration)  # every block, including those the log rate-limits
         suppressed = self._limiter.admit((culprit.handler, culprit.location))
         if suppressed is None:
             return
