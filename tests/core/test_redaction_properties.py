@@ -9,9 +9,7 @@ from hypothesis import strategies as st
 
 from safe_polling import _redaction, redact
 
-from ._redaction_state import restore_logging_and_secrets
-
-__all__ = ["restore_logging_and_secrets"]
+from ._redaction_state import secrets_restored
 
 _URL_SAFE = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-"
 bot_ids = st.integers(min_value=100, max_value=10**15).map(str)
@@ -62,16 +60,11 @@ def test_a_token_by_its_shape_is_masked_in_every_encoding(
 def test_a_registered_secret_is_masked_in_every_encoding(
     secret: str, before: str, after: str, form: int
 ) -> None:
-    saved = set(_redaction._secrets), _redaction._secrets_re
-    try:
+    with secrets_restored():
         _redaction._register(secret)
         encoded = _encodings(secret)[form]
         assume(encoded not in before + after)
         assert encoded not in redact(f"{before}{encoded}{after}")
-    finally:
-        _redaction._secrets.clear()
-        _redaction._secrets.update(saved[0])
-        _redaction._secrets_re = saved[1]
 
 
 @settings(max_examples=300, deadline=None)
