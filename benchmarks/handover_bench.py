@@ -176,7 +176,7 @@ def report(
         median, p90 = _ms([t.total for t in trials])
         base = results.get(("k8s", scenario))
         ratio = _ms([t.total for t in base])[0] / median if base else float("nan")
-        label = f"{ratio:.0f}x" if kind != "k8s" else "1x"
+        label = "1x" if kind == "k8s" else f"{ratio:.0f}x" if base else "- (not run)"
         row = f"| {LABELS[kind]} | {scenario} | {len(trials)} | {_fmt(median)} | {_fmt(p90)} |"
         print(f"{row} {label} |")
     print("\nPhase breakdown (median / p90):")

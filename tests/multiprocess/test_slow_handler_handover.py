@@ -6,10 +6,24 @@ import time
 
 import pytest
 
-from ._harness import POLLING, STANDBY
+from ._harness import POLLING, STANDBY, Fleet, Instance
 from .conftest import Bot, FleetFactory
 
 SKIPPED = "↩️ Skipped 1 re-delivered update(s) already handled"
+
+
+async def slow_update_in_flight(
+    bot: Bot, group: Fleet, text: str
+) -> tuple[Instance, Instance, int]:
+    """A leader handling a slow update, and a standby with quick handlers: (old, new, id)."""
+    (old,) = group.start(1)
+    await old.wait_for(POLLING, timeout=30)
+    (new,) = group.start(1, MP_HANDLER_DELAY="0")  # a quick handler shows it polls meanwhile
+    await new.wait_for(STANDBY, timeout=30)
+    slow = await bot.inject(text)
+    # The poll that returned it ended, and the next began: PTB has it, its handler runs.
+    await old.wait_polls(2, after=time.time())
+    return old, new, slow
 
 
 @pytest.mark.slow
@@ -19,13 +33,7 @@ async def test_a_20_s_handler_in_flight_at_sigterm_is_handled_once_while_the_new
     # At-least-once delivery (the PostgreSQL lease's database keeps the records), each
     # update taking 20 s like a KIE generation, within a 30 s shutdown budget.
     group = make_fleet("postgres", MP_HANDLER_DELAY="20", MP_SHUTDOWN_TIMEOUT="30")
-    (old,) = group.start(1)
-    await old.wait_for(POLLING, timeout=30)
-    (new,) = group.start(1, MP_HANDLER_DELAY="0")  # a quick handler shows it polls meanwhile
-    await new.wait_for(STANDBY, timeout=30)
-    slow = await bot.inject("a 20 s generation")
-    # The poll that returned it ended, and the next began: PTB has it, its handler runs.
-    await old.wait_polls(2, after=time.time())
+    old, new, slow = await slow_update_in_flight(bot, group, "a 20 s generation")
 
     old.signal(15)  # SIGTERM, as a deploy sends it
     await new.wait_for(POLLING, timeout=15)
@@ -57,12 +65,7 @@ async def test_an_update_claimed_by_a_leader_killed_after_the_handover_is_handle
     # The old leader claims its in-flight update for its 5 s budget, hands over, then dies
     # (the platform's SIGKILL) before its 20 s handler ends: the claim runs out unrecorded.
     group = make_fleet("postgres", MP_HANDLER_DELAY="20", MP_SHUTDOWN_TIMEOUT="5")
-    (old,) = group.start(1)
-    await old.wait_for(POLLING, timeout=30)
-    (new,) = group.start(1, MP_HANDLER_DELAY="0")
-    await new.wait_for(STANDBY, timeout=30)
-    slow = await bot.inject("a generation cut short")
-    await old.wait_polls(2, after=time.time())
+    old, new, slow = await slow_update_in_flight(bot, group, "a generation cut short")
 
     old.signal(15)
     await old.wait_for("📌 Claimed 1 update(s)", timeout=15)
