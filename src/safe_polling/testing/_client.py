@@ -280,6 +280,15 @@ class FakeBotAPIClient:
             **{k: v for k, v in body.items() if v is not None},
         )
 
+    async def set_latency(self, seconds: float, *, method: str | None = None) -> None:
+        """See :meth:`FakeBotAPI.set_latency`."""
+        await self._call("latency", seconds=seconds, **({"method": method} if method else {}))
+
+    async def latency(self) -> dict[str, Any]:
+        """See :attr:`FakeBotAPI.latency`."""
+        result: dict[str, Any] = await self._call("latency")
+        return result
+
     async def set_webhook(self, url: str, *, token: str | None = None) -> None:
         """See :meth:`FakeBotAPI.set_webhook`."""
         await self._call("webhook", url=url, **({"token": token} if token else {}))

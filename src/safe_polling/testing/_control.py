@@ -92,6 +92,9 @@ class Controlled(Protocol):
         token: str | None = None,
     ) -> dict[str, Any]: ...
     def advance_time(self, seconds: float) -> None: ...
+    def set_latency(self, seconds: float, *, method: str | None = None) -> None: ...
+    @property
+    def latency(self) -> dict[str, Any]: ...
 
 
 _Route = Callable[[Controlled, dict[str, Any]], Any]
@@ -132,6 +135,13 @@ def _webhook_error(api: Controlled, body: dict[str, Any]) -> Any:
 def _fail_next(api: Controlled, body: dict[str, Any]) -> Any:
     api.fail_next(**body)
     return {}
+
+
+def _latency(api: Controlled, body: dict[str, Any]) -> Any:
+    """Set a round trip when ``seconds`` is given (``method`` for one method); show them all."""
+    if "seconds" in body:
+        api.set_latency(float(body["seconds"]), method=body.get("method"))
+    return api.latency
 
 
 def _calls(api: Controlled, body: dict[str, Any]) -> Any:
@@ -194,6 +204,7 @@ _SIMPLE: dict[str, _Route] = {
     "webhook": _webhook,
     "webhook_error": _webhook_error,
     "fail_next": _fail_next,
+    "latency": _latency,
     "calls": _calls,
     "stats": _stats,
     "pending": _pending,

@@ -11,6 +11,7 @@ from typing import Any
 
 from safe_polling.testing._clock import Clock
 from safe_polling.testing._flood import FloodLimits, Limiter
+from safe_polling.testing._latency import Latency
 from safe_polling.testing._params import ApiError
 from safe_polling.testing._records import Call, FakeStats, Sent
 from safe_polling.testing._state import BotState
@@ -65,6 +66,7 @@ class Core:
         self.token = token or make_token()
         self.username = username
         self.conflict_delay = conflict_delay
+        self.latency = Latency()
         self.states: dict[str, BotState] = {}
         self.clock = Clock()
         self.strict_chats = strict_chats

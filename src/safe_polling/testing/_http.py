@@ -66,6 +66,20 @@ class BotHandler:
         self.core = core
 
     async def bot_api(self, request: web.Request) -> web.StreamResponse:
+        """Serve one Bot API method call after the simulated round trip (half each way)."""
+        try:
+            method = _split_path(request.raw_path)[1]
+        except ApiError:
+            method = ""
+        half = self.core.latency.of(BY_LOWER.get(method.lower(), method)) / 2
+        if half:
+            await asyncio.sleep(half)
+        response = await self._answer(request)
+        if half:
+            await asyncio.sleep(half)
+        return response
+
+    async def _answer(self, request: web.Request) -> web.StreamResponse:
         """Serve one Bot API method call and record it in ``core.calls``."""
         arrived = time.time()
         try:

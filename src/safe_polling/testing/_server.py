@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -67,6 +68,13 @@ class FakeBotAPI(Scenario):
         conflict_delay (:obj:`float`, optional): Throttle of 409 answers: at most one per this
             many seconds goes out at once, later ones wait this long. Defaults to ``3.0`` like the
             real server; tests use a small value.
+        latency (:obj:`float`, optional): A simulated network round trip in seconds, waited
+            half before the fake handles a call and half before its answer leaves (long-poll
+            getUpdates included). Defaults to ``0.0`` (loopback). Benchmarks use ``0.06``, a
+            bot hosted 60 ms away from Telegram.
+        method_latency (Mapping[:obj:`str`, :obj:`float`], optional): Round trips of single
+            methods (case-insensitive), e.g. ``{"getUpdates": 0.1}``; they win over
+            ``latency``. Change both later with :meth:`set_latency`.
         strict_chats (:obj:`bool`, optional): Refuse to send to a chat the bot does not know
             (``400 Bad Request: chat not found``), as Telegram does: a private chat exists once
             its user wrote to the bot or :meth:`add_user` declared it, a group once declared or
@@ -74,6 +82,9 @@ class FakeBotAPI(Scenario):
         flood_control (:class:`FloodLimits`, optional): Telegram's send limits, answered with
             ``429 Too Many Requests: retry after N`` (see :meth:`set_flood_control`). Off by
             default.
+
+    Raises:
+        ValueError: A malformed ``token``, or a negative latency.
 
     .. versionadded:: 0.1.0
     """
@@ -86,11 +97,16 @@ class FakeBotAPI(Scenario):
         port: int = 0,
         username: str = DEFAULT_USERNAME,
         conflict_delay: float = 3.0,
+        latency: float = 0.0,
+        method_latency: Mapping[str, float] | None = None,
         strict_chats: bool = True,
         flood_control: FloodLimits | None = None,
     ) -> None:
         self._core = Core(token, username, conflict_delay, strict_chats)
         self._core.set_flood_limits(flood_control)
+        self._core.latency.set(latency)
+        for method, seconds in (method_latency or {}).items():
+            self._core.latency.set(seconds, method)
         self._host = host
         self._requested_port = port
         self._port: int | None = None
@@ -227,6 +243,28 @@ class FakeBotAPI(Scenario):
         self._core.plan_error(
             token or self.token, method, error_code, description, retry_after, times
         )
+
+    def set_latency(self, seconds: float, *, method: str | None = None) -> None:
+        """Set the simulated round trip of every call, or of one method; see ``latency``.
+
+        Calls already waiting keep the round trip they started with.
+
+        Args:
+            seconds (:obj:`float`): The round trip; ``0`` answers at once.
+            method (:obj:`str`, optional): Only this method (case-insensitive), e.g.
+                ``"getUpdates"``; it then wins over the round trip of every call.
+
+        Raises:
+            ValueError: A negative or non-finite number of seconds.
+
+        .. versionadded:: 0.1.0
+        """
+        self._core.latency.set(seconds, method)
+
+    @property
+    def latency(self) -> dict[str, Any]:
+        """The simulated round trips: ``{"seconds": s, "per_method": {"getupdates": s}}``."""
+        return self._core.latency.to_dict()
 
     def set_webhook(self, url: str, *, token: str | None = None) -> None:
         """Set a webhook from the test side (no URL checks); a waiting poll gets 409."""
