@@ -3,7 +3,7 @@
 Run: ``.venv/bin/python benchmarks/fake_bench.py`` (loopback only; about 2 minutes).
 Options: ``--updates N`` (default 5000), ``--replies R`` (default 500), ``--trials T``
 (default 5), ``--baseline REV`` (the git revision whose fake is the baseline, default
-``main``).
+``main``; ``d51a17d`` is the fake before it served every method).
 
 Configurations, each in this process with its own fake on 127.0.0.1 (no simulated latency:
 this measures the fake and PTB, not the network; the latency option is another change):
