@@ -18,7 +18,20 @@ def _redis(value: str, bot_id: int, options: dict[str, Any]) -> UpdateQueue:
     return RedisQueue(value, bot_id=bot_id, **options)
 
 
+def _options(env: Mapping[str, str]) -> dict[str, Any]:
+    """The :class:`UpdateQueue` keywords set in *env*."""
+    options: dict[str, Any] = {}
+    for name, keyword in _INT_OPTIONS.items():
+        raw = env.get(name, "").strip()
+        if raw:
+            if not raw.isdigit() or int(raw) < 1:
+                raise QueueError(f"{name} must be a positive whole number, not {raw[:20]!r}")
+            options[keyword] = int(raw)
+    return options
+
+
 def _memory(_: str, __: int, options: dict[str, Any]) -> UpdateQueue:
+    options.pop("name", None)  # one process: nothing to separate
     return MemoryQueue(**options)
 
 
@@ -53,7 +66,8 @@ def queue_from_env(
     Unset, empty or ``none``: no queue (one process polls and handles, as
     without scale-out). ``SAFE_POLLING_QUEUE_PARTITIONS``,
     ``SAFE_POLLING_QUEUE_MAX_BACKLOG`` and ``SAFE_POLLING_QUEUE_MAX_DELIVERIES``
-    override the defaults of :class:`UpdateQueue`.
+    override the defaults of :class:`UpdateQueue`; ``SAFE_POLLING_QUEUE_NAME``
+    (default ``"default"``) separates several queues of one bot on one Redis.
 
     Args:
         token: The bot token or id; only the id (before ``':'``) is used.
@@ -84,11 +98,6 @@ def queue_from_env(
         raise QueueError(
             "SAFE_POLLING_QUEUE must be a redis:// or rediss:// URL, 'memory' or 'none'"
         )
-    options: dict[str, Any] = {}
-    for name, keyword in _INT_OPTIONS.items():
-        raw = env.get(name, "").strip()
-        if raw:
-            if not raw.isdigit() or int(raw) < 1:
-                raise QueueError(f"{name} must be a positive whole number, not {raw[:20]!r}")
-            options[keyword] = int(raw)
+    options = _options(env)
+    options["name"] = env.get("SAFE_POLLING_QUEUE_NAME", "").strip() or "default"
     return factory(value, bot_id_from_token(token), options)
