@@ -9,6 +9,7 @@ backends in :mod:`safe_polling.lease` and the fake Bot API in
 from ._errors import PollingErrorCallback, logging_error_handler
 from ._health import HealthServer, health_port_from_env
 from ._ordering import OrderedUpdateProcessor, PerChatUpdateProcessor, chat_key
+from ._persistence import DatabasePersistence
 from ._polling import safe_start_polling, safe_stop_polling
 from ._preflight import CheckResult, CheckStatus, PreflightCheck, PreflightReport, run_preflight
 from ._redaction import install_redaction, redact
@@ -25,6 +26,7 @@ install_redaction()
 __all__ = [
     "CheckResult",
     "CheckStatus",
+    "DatabasePersistence",
     "HealthServer",
     "LoopWatchdog",
     "OrderedUpdateProcessor",

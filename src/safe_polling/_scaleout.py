@@ -33,8 +33,10 @@ from telegram import Update
 from ._delivery import DeliveryTracker, ProcessedUpdates
 from ._errors import PollingErrorCallback
 from ._gate import install_gate, remove_gate
+from ._persistence import reload_conversations
 from ._polling import AnyApplication, _claim_guard, _delete_webhook, _release_guard
 from ._status import PollingStatus
+from .queue import partition_of_chat
 
 if TYPE_CHECKING:
     from .lease import PollingLease
@@ -100,12 +102,14 @@ class QueueWorker:
         self._tasks: set[asyncio.Task[None]] = set()
         self._slots = asyncio.Semaphore(application.update_processor.max_concurrent_updates)
         self.skipped_duplicates = 0
+        self._owned: frozenset[int] = frozenset()
 
     async def run(self) -> None:
         """Take and handle updates until :meth:`stop`."""
         delay = _RETRY_MIN
         while not self._stopping:
             await self._slots.acquire()
+            await self._follow_ownership()
             try:
                 item = await self.queue.take(timeout=_TAKE_WAIT)
                 delay = _RETRY_MIN
@@ -122,6 +126,24 @@ class QueueWorker:
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
+    async def _follow_ownership(self) -> None:
+        """Reload the conversation states of the chats in partitions just taken over."""
+        owned = await self.queue.owned()
+        gained = owned - self._owned
+        self._owned = owned
+        if not gained or self.app.persistence is None:
+            return
+        partitions = self.queue.partitions
+
+        def in_gained(key: tuple[str | int, ...]) -> bool:
+            return bool(key) and partition_of_chat(int(key[0]), partitions) in gained
+
+        try:
+            await reload_conversations(self.app, in_gained)
+        except Exception as exc:
+            self._owned = owned - gained  # try again before the next update
+            logger.warning("⚠️ Could not reload conversation states (%s)", exc)
+
     async def _handle(self, item: QueuedUpdate) -> None:
         try:
             already = await self._retrying("read delivery records", self._handled_before, item)
@@ -132,6 +154,8 @@ class QueueWorker:
                 processor = self.app.update_processor
                 # PTB's process_update catches handler errors into the error handlers.
                 await processor.process_update(update, self.app.process_update(update))
+                if self.app.persistence is not None:  # the chat's next update may go elsewhere
+                    await self.app.update_persistence()
                 await self._retrying(
                     "record a handled update", self.processed.mark, [item.update_id]
                 )

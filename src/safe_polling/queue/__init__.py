@@ -18,6 +18,7 @@ from safe_polling.queue._base import (
     QueueStats,
     UpdateQueue,
     partition_of,
+    partition_of_chat,
 )
 from safe_polling.queue._env import QUEUE_KINDS, queue_from_env
 from safe_polling.queue._memory import MemoryBroker, MemoryQueue
@@ -35,5 +36,6 @@ __all__ = [
     "RedisQueue",
     "UpdateQueue",
     "partition_of",
+    "partition_of_chat",
     "queue_from_env",
 ]

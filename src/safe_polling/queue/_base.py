@@ -20,6 +20,7 @@ __all__ = [
     "QueuedUpdate",
     "UpdateQueue",
     "partition_of",
+    "partition_of_chat",
 ]
 
 logger = logging.getLogger("safe_polling.queue")
@@ -134,10 +135,27 @@ def partition_of(update: dict[str, Any], partitions: int) -> int:
     .. versionadded:: 0.1.0
     """
     key = _chat_or_user_id(update)
-    if key is None:
-        key = int(update["update_id"])
+    return partition_of_chat(int(update["update_id"]) if key is None else key, partitions)
+
+
+def partition_of_chat(chat_id: int, partitions: int) -> int:
+    """The partition of the updates of chat (or user) *chat_id*.
+
+    Args:
+        chat_id: A chat id, or a user id for updates without a chat.
+        partitions: How many partitions there are.
+
+    Returns:
+        A partition number in ``range(partitions)``.
+
+    Example:
+        >>> partition_of_chat(42, 16)
+        8
+
+    .. versionadded:: 0.1.0
+    """
     # crc32, not hash(): every process and host must agree on the partition.
-    return zlib.crc32(str(key).encode()) % partitions
+    return zlib.crc32(str(chat_id).encode()) % partitions
 
 
 def encode_update(update: dict[str, Any]) -> str:
