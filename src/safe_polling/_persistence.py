@@ -63,7 +63,9 @@ class DatabasePersistence(BasePersistence[dict[Any, Any], dict[Any, Any], dict[A
     sees them whichever worker handles it.
 
     Args:
-        store: The bot's :class:`safe_polling.db.BalanceStore` (PostgreSQL or SQLite).
+        store: The bot's :class:`safe_polling.db.BalanceStore` (PostgreSQL or SQLite), or
+            its URL: the store is then opened at the first use (PTB's ``initialize``,
+            in the application's event loop) and closed by :meth:`flush` at shutdown.
         bot_id: The bot token or id (only the id is used): rows are per bot.
         store_data: Which kinds of data to keep (PTB's :class:`PersistenceInput`).
         update_interval: PTB's timer for writing back, in seconds; the scale-out
@@ -72,11 +74,10 @@ class DatabasePersistence(BasePersistence[dict[Any, Any], dict[Any, Any], dict[A
     Example:
         .. code-block:: python
 
-            store = await open_balance_store(DATABASE_URL)
             application = (
                 ApplicationBuilder()
                 .token(TOKEN)
-                .persistence(DatabasePersistence(store, bot_id=TOKEN))
+                .persistence(DatabasePersistence(DATABASE_URL, bot_id=TOKEN))
                 .build()
             )
 
@@ -85,7 +86,7 @@ class DatabasePersistence(BasePersistence[dict[Any, Any], dict[Any, Any], dict[A
 
     def __init__(
         self,
-        store: BalanceStore,
+        store: BalanceStore | str,
         *,
         bot_id: str | int,
         store_data: PersistenceInput | None = None,
@@ -94,15 +95,20 @@ class DatabasePersistence(BasePersistence[dict[Any, Any], dict[Any, Any], dict[A
         from .lease import bot_id_from_token
 
         super().__init__(store_data=store_data, update_interval=update_interval)
-        self.store = store
+        self._url = store if isinstance(store, str) else None
+        self._store = None if isinstance(store, str) else store
         self.bot_id = bot_id_from_token(bot_id)
         self._migrated = False
 
     async def _ready(self) -> BalanceStore:
+        if self._store is None:
+            from .db import open_balance_store
+
+            self._store = await open_balance_store(self._url)
         if not self._migrated:
-            await self.store.apply_migrations("safe_polling.persistence", _MIGRATIONS)
+            await self._store.apply_migrations("safe_polling.persistence", _MIGRATIONS)
             self._migrated = True
-        return self.store
+        return self._store
 
     async def _load_kind(self, kind: str) -> dict[str, Any]:
         store = await self._ready()
@@ -192,7 +198,13 @@ class DatabasePersistence(BasePersistence[dict[Any, Any], dict[Any, Any], dict[A
         _replace(bot_data, await self._load_one("bot", ""))
 
     async def flush(self) -> None:
-        """Nothing buffered: every write went to the database."""
+        """Nothing buffered (every write went to the database); close a store opened here.
+
+        PTB calls it once, from ``Application.shutdown``.
+        """
+        if self._url is not None and self._store is not None:
+            store, self._store, self._migrated = self._store, None, False
+            await store.aclose()
 
 
 def _item(key: ConversationKey) -> str:

@@ -1,9 +1,12 @@
 """A bot for the scale-out tests, run as real replica processes sharing a queue.
 
-Each text message ``<chat>#<seq>`` is one step of that chat's sequence. The
+Each text message ``<chat>#<seq>`` is one step of that chat's sequence. In
+group 0 a persistent ConversationHandler (``steps``, in :class:`DatabasePersistence`)
+moves from state *seq* to *seq + 1* only on the message ``#<seq>``: a state that
+did not follow the chat to another worker stops it for good. In group 1 the
 handler appends a row to ``scale_runs`` when it starts (not idempotent: it shows
 re-handling and the order handlers started in), burns ``BOT_CPU_MS`` of pure
-Python, credits the sender one unit keyed by the update (the effect, idempotent)
+Python, credits the chat one unit keyed by the update (the effect, idempotent)
 and replies ``done <text>``.
 
 Environment: TELEGRAM_BOT_TOKEN, TELEGRAM_BASE_URL, DATABASE_URL,
@@ -16,13 +19,43 @@ import os
 import time
 
 from telegram import Update
-from telegram.ext import Application, ApplicationBuilder, ContextTypes, MessageHandler, filters
+from telegram.ext import (
+    Application,
+    ApplicationBuilder,
+    ContextTypes,
+    ConversationHandler,
+    MessageHandler,
+    PersistenceInput,
+    filters,
+)
 
-from safe_polling import PerChatUpdateProcessor, logging_error_handler, run_polling
+from safe_polling import (
+    DatabasePersistence,
+    PerChatUpdateProcessor,
+    logging_error_handler,
+    run_polling,
+)
 from safe_polling.db import BalanceStore, open_balance_store
 
 STORE: BalanceStore | None = None
 CPU_SECONDS = float(os.environ.get("BOT_CPU_MS", "0")) / 1000
+STEPS = 100  # conversation states 0..STEPS: enough for every test's sequence
+
+
+async def step(update: Update, _: ContextTypes.DEFAULT_TYPE) -> int:
+    assert update.message is not None
+    return int((update.message.text or "").rsplit("#", 1)[1]) + 1
+
+
+def conversation() -> ConversationHandler[ContextTypes.DEFAULT_TYPE]:
+    """State n accepts only the message ``#n`` and moves to n + 1."""
+    return ConversationHandler(
+        entry_points=[MessageHandler(filters.Regex(r"#0$"), step)],
+        states={n: [MessageHandler(filters.Regex(rf"#{n}$"), step)] for n in range(1, STEPS)},
+        fallbacks=[],
+        name="steps",
+        persistent=True,
+    )
 
 
 def burn(seconds: float) -> None:
@@ -71,16 +104,24 @@ async def post_shutdown(application: Application) -> None:  # type: ignore[type-
 
 
 def main() -> None:
+    token = os.environ["TELEGRAM_BOT_TOKEN"]
+    persistence = DatabasePersistence(
+        os.environ["DATABASE_URL"],
+        bot_id=token,
+        store_data=PersistenceInput(user_data=False, bot_data=False, callback_data=False),
+    )
     application = (
         ApplicationBuilder()
-        .token(os.environ["TELEGRAM_BOT_TOKEN"])
+        .token(token)
+        .persistence(persistence)
         .base_url(os.environ["TELEGRAM_BASE_URL"])
         .concurrent_updates(PerChatUpdateProcessor(8))
         .post_init(post_init)
         .post_shutdown(post_shutdown)
         .build()
     )
-    application.add_handler(MessageHandler(filters.TEXT, handle))
+    application.add_handler(conversation())
+    application.add_handler(MessageHandler(filters.TEXT, handle), group=1)
     application.add_error_handler(logging_error_handler)
     run_polling(application, preflight=False, timeout=1, shutdown_timeout=20)
 

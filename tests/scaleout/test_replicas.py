@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from tests.delivery.conftest import BotProcess, bot_process, eventually
+from tests.scaleout._checks import assert_in_order, conversation_states, runs_by_chat
 
 from safe_polling.db import open_balance_store
 from safe_polling.testing import FakeBotAPI
@@ -45,28 +46,6 @@ def replica_env(redis_url: str) -> dict[str, str]:
     }
 
 
-async def runs_by_chat(url: str) -> dict[int, list[tuple[int, int, int]]]:
-    """Per chat, the (seq, update_id, pid) of every handler start, in start order."""
-    async with open_balance_store(url) as store:
-        rows = await store.fetch_all(
-            "SELECT chat, seq, update_id, pid FROM scale_runs ORDER BY id"
-        )
-    runs: dict[int, list[tuple[int, int, int]]] = {}
-    for row in rows:
-        runs.setdefault(int(row["chat"]), []).append(
-            (int(row["seq"]), int(row["update_id"]), int(row["pid"]))
-        )
-    return runs
-
-
-def assert_in_order(runs: dict[int, list[tuple[int, int, int]]], per_chat: int) -> None:
-    """Each chat's handlers started in sequence order; a re-run only repeats the last step."""
-    for chat, chat_runs in runs.items():
-        steps = [seq for seq, _, _ in chat_runs]
-        deduped = [s for i, s in enumerate(steps) if i == 0 or s != steps[i - 1]]
-        assert deduped == list(range(per_chat)), f"chat {chat}: {steps}"
-
-
 def done_count(api: FakeBotAPI) -> int:
     return len({s.text for s in api.sent() if s.text and s.text.startswith("done ")})
 
@@ -94,6 +73,7 @@ async def test_two_replicas_share_the_updates_in_each_chats_order(
         runs = await runs_by_chat(pg_url)
         assert api.stats.conflicts_total == 0
     assert_in_order(runs, per_chat)
+    assert await conversation_states(pg_url) == dict.fromkeys(chats, per_chat)
     all_runs = [run for chat_runs in runs.values() for run in chat_runs]
     assert len(all_runs) == len({uid for _, uid, _ in all_runs}) == len(chats) * per_chat
     assert len({pid for _, _, pid in all_runs}) == 2  # both replicas handled updates
