@@ -281,7 +281,6 @@ class _Runner:
                 "❌ The update queue needs a database for delivery records: set DATABASE_URL"
             )
             raise SystemExit(1)
-        await _or_exit(queue.start(), "cannot join the update queue")
         await run_scaled_out(
             ScaleOutRun(
                 app=self.app,

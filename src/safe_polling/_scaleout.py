@@ -102,16 +102,16 @@ class QueueWorker:
         self._tasks: set[asyncio.Task[None]] = set()
         self._slots = asyncio.Semaphore(application.update_processor.max_concurrent_updates)
         self.skipped_duplicates = 0
-        self._owned: frozenset[int] = frozenset()
+        self._reload_again: frozenset[int] = frozenset()
 
     async def run(self) -> None:
         """Take and handle updates until :meth:`stop`."""
         delay = _RETRY_MIN
         while not self._stopping:
             await self._slots.acquire()
-            await self._follow_ownership()
             try:
                 item = await self.queue.take(timeout=_TAKE_WAIT)
+                await self._follow_ownership()  # before handling what take() returned
                 delay = _RETRY_MIN
             except Exception as exc:
                 self._slots.release()
@@ -128,9 +128,8 @@ class QueueWorker:
 
     async def _follow_ownership(self) -> None:
         """Reload the conversation states of the chats in partitions just taken over."""
-        owned = await self.queue.owned()
-        gained = owned - self._owned
-        self._owned = owned
+        gained = self.queue.take_gained() | self._reload_again
+        self._reload_again = frozenset()
         if not gained or self.app.persistence is None:
             return
         partitions = self.queue.partitions
@@ -141,7 +140,7 @@ class QueueWorker:
         try:
             await reload_conversations(self.app, in_gained)
         except Exception as exc:
-            self._owned = owned - gained  # try again before the next update
+            self._reload_again = gained  # try again before the next update
             logger.warning("⚠️ Could not reload conversation states (%s)", exc)
 
     async def _handle(self, item: QueuedUpdate) -> None:
@@ -202,7 +201,9 @@ class ScaleOutRun:
 
 async def run_scaled_out(run: ScaleOutRun) -> None:
     """Work the queue until stopped, polling into it whenever this replica holds the lease."""
-    app, queue = run.app, run.queue  # the queue is started (joined) by the caller
+    app, queue = run.app, run.queue
+    if not await _join(run):
+        return
     logger.info("🧵 Scale-out: this replica handles updates from %s", queue.describe())
     await app.initialize()
     if app.post_init:
@@ -236,6 +237,27 @@ async def run_scaled_out(run: ScaleOutRun) -> None:
             if app.post_stop:
                 await app.post_stop(app)
         await app.shutdown()
+
+
+async def _join(run: ScaleOutRun) -> bool:
+    """Join the queue's workers, waiting out a Redis that is down; False if stopped first.
+
+    A replica started while Redis restarts waits for it rather than exiting into
+    the platform's restart loop.
+    """
+    from .queue import QueueError
+
+    delay = _RETRY_MIN
+    while True:
+        try:
+            await run.queue.start()
+        except QueueError as exc:
+            logger.warning("⚠️ Update queue unavailable (%s); retrying in %.1f s", exc, delay)
+        else:
+            return True
+        if not await run.until_stopped(asyncio.sleep(delay)):
+            return False
+        delay = min(delay * 2, _RETRY_MAX)
 
 
 async def _poll_into_queue(run: ScaleOutRun) -> None:

@@ -135,6 +135,8 @@ async def test_a_crashed_workers_partitions_move_within_the_ttl(new_queue: Queue
     started = loop.time()
     await wait_until(lambda: owns_all(two))
     moved_after = loop.time() - started
+    assert two.take_gained() == frozenset(range(PARTITIONS))  # workers reload their chats' state
+    assert two.take_gained() == frozenset()
     # The stated bound: the TTL plus one renewal period, plus slack for a loaded machine.
     assert moved_after < TTL + TTL / 3 + 2.0
     got = await drain(two, 2)

@@ -220,6 +220,7 @@ class UpdateQueue(abc.ABC):
         self.max_deliveries = max_deliveries
         self.ownership_ttl = ownership_ttl
         self.handled = 0
+        self._gained: set[int] = set()
 
     # -- the protocol ----------------------------------------------------------------------
     @abc.abstractmethod
@@ -276,6 +277,17 @@ class UpdateQueue(abc.ABC):
         """Where the queue lives, without secrets, for log lines."""
 
     # -- shared behaviour ------------------------------------------------------------------
+    def take_gained(self) -> frozenset[int]:
+        """The partitions this worker took over since the last call (then forgets them).
+
+        A worker calls it after each :meth:`take`, before handling: state kept in
+        memory for those partitions' chats (conversation states) may be stale, since
+        another worker handled them meanwhile. An update is never taken from a
+        partition before its gain is reported here.
+        """
+        gained, self._gained = frozenset(self._gained), set()
+        return gained
+
     async def wait_for_room(self, poll: float = 0.05) -> None:
         """Wait while the backlog is at or above :attr:`max_backlog` (the poller's bound).
 

@@ -133,6 +133,7 @@ class MemoryQueue(UpdateQueue):
             if broker.owner(partition, now) is None:
                 broker.owners[partition] = (self.worker, now + self.ownership_ttl)
                 mine.append(partition)
+                self._gained.add(partition)
                 broker.changed.set()
         surplus = [p for p in mine if p not in self._in_flight][: max(0, len(mine) - share)]
         for partition in surplus:

@@ -53,41 +53,38 @@ _BLOCK_MS = 100
 _CLAIM_BATCH = 100
 
 # Renew membership and owned partitions, drop dead members, claim free partitions up
-# to a fair share, give back the surplus that is not busy. Returns what is owned.
-# KEYS[1] members zset; ARGV: owner-key prefix, worker, ttl ms, partitions, busy...
+# to a fair share. Returns {share, owned partitions...}; the caller gives back a surplus.
+# KEYS[1] members zset; ARGV: owner-key prefix, worker, ttl ms, partitions.
 _REBALANCE_LUA = """
 local members, prefix, worker = KEYS[1], ARGV[1], ARGV[2]
 local ttl, n = tonumber(ARGV[3]), tonumber(ARGV[4])
-local busy = {}
-for i = 5, #ARGV do busy[ARGV[i]] = true end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 redis.call('ZADD', members, now + ttl, worker)
 redis.call('ZREMRANGEBYSCORE', members, '-inf', now)
 redis.call('PEXPIRE', members, ttl * 10)
 local share = math.ceil(n / redis.call('ZCARD', members))
-local mine = {}
+local out = {share}
 for i = 0, n - 1 do
   local key = prefix .. i
   if redis.call('GET', key) == worker then
     redis.call('PEXPIRE', key, ttl)
-    table.insert(mine, i)
+    table.insert(out, i)
   end
 end
 for i = 0, n - 1 do
-  if #mine >= share then break end
-  if redis.call('SET', prefix .. i, worker, 'NX', 'PX', ttl) then table.insert(mine, i) end
+  if #out - 1 >= share then break end
+  if redis.call('SET', prefix .. i, worker, 'NX', 'PX', ttl) then table.insert(out, i) end
 end
-local keep, surplus = {}, #mine - share
-for _, i in ipairs(mine) do
-  if surplus > 0 and not busy[tostring(i)] then
-    redis.call('DEL', prefix .. i)
-    surplus = surplus - 1
-  else
-    table.insert(keep, i)
-  end
+return out
+"""
+# Give back some partitions: ARGV: owner-key prefix, worker, partitions...
+_RELEASE_LUA = """
+for i = 3, #ARGV do
+  local key = ARGV[1] .. ARGV[i]
+  if redis.call('GET', key) == ARGV[2] then redis.call('DEL', key) end
 end
-return keep
+return 1
 """
 # Leave: drop the membership and every partition key still ours.
 _LEAVE_LUA = """
@@ -139,6 +136,7 @@ class RedisQueue(UpdateQueue):
         self._recovered: set[int] = set()  # owned partitions whose pending entries are ours
         self._buffers: dict[int, deque[QueuedUpdate]] = {}
         self._in_flight: set[int] = set()
+        self._draining: set[int] = set()  # still ours until their update in flight is acked
         self._ready = asyncio.Event()
         self._pump: asyncio.Task[None] | None = None
         self._last_rebalance = 0.0
@@ -257,7 +255,7 @@ class RedisQueue(UpdateQueue):
     # -- ownership -------------------------------------------------------------------------
     async def _rebalance(self) -> None:
         self._last_rebalance = time.monotonic()
-        owned = await self._guard(
+        answer = await self._guard(
             "renewing partition ownership",
             self._redis().eval(
                 _REBALANCE_LUA,
@@ -267,12 +265,32 @@ class RedisQueue(UpdateQueue):
                 self.worker,
                 int(self.ownership_ttl * 1000),
                 self.partitions,
-                *sorted(self._in_flight),
             ),
         )
-        now_owned = {int(p) for p in owned}
-        self._forget(self._owned - now_owned)
-        self._owned = now_owned
+        share, mine = int(answer[0]), {int(p) for p in answer[1:]}
+        self._gained |= mine - self._owned - self._draining
+        self._forget((self._owned | self._draining) - mine)  # expired: already someone else's
+        self._draining &= mine
+        self._owned = mine - self._draining
+        surplus = len(mine) - share - len(self._draining)
+        if surplus > 0:
+            # Idle partitions first; a busy one stops being served now and is given back
+            # when its update is acknowledged (the next owner must not overtake it).
+            chosen = sorted(self._owned, key=lambda p: (p in self._in_flight, p))[:surplus]
+            self._forget(set(chosen))
+            self._draining |= set(chosen)
+            await self._release_idle()
+
+    async def _release_idle(self) -> None:
+        """Give back the draining partitions with nothing in flight."""
+        idle = sorted(self._draining - self._in_flight)
+        if not idle:
+            return
+        await self._guard(
+            "giving partitions back",
+            self._redis().eval(_RELEASE_LUA, 0, f"{self._prefix}:o:", self.worker, *idle),
+        )
+        self._draining -= set(idle)
 
     def _forget(self, partitions: set[int]) -> None:
         """Drop what was read ahead from partitions no longer ours: the next owner claims it."""
@@ -296,6 +314,9 @@ class RedisQueue(UpdateQueue):
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self.ownership_ttl / 3)
                 self._groups_ready = False
+                # A read whose answer was lost left entries pending to this worker that
+                # it never saw: claim its own pending entries again before reading on.
+                self._recovered.clear()
 
     async def _pump_once(self) -> None:
         if not self._groups_ready:
@@ -433,6 +454,8 @@ class RedisQueue(UpdateQueue):
             self._in_flight.discard(item.partition)
             self._ready.set()
         self.handled += 1
+        if item.partition in self._draining:
+            await self._release_idle()
 
     async def stats(self) -> QueueStats:
         client = self._redis()
