@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from telegram import Update
 
+from ._batcher import Batcher
 from ._delivery import DeliveryTracker, ProcessedUpdates
 from ._errors import PollingErrorCallback
 from ._gate import install_gate, remove_gate
@@ -103,6 +104,8 @@ class QueueWorker:
         self._slots = asyncio.Semaphore(application.update_processor.max_concurrent_updates)
         self.skipped_duplicates = 0
         self._reload_again: frozenset[int] = frozenset()
+        self._seen = Batcher(self._handled_among)
+        self._finished = Batcher(self._record_and_ack)
 
     async def run(self) -> None:
         """Take and handle updates until :meth:`stop`."""
@@ -155,15 +158,23 @@ class QueueWorker:
                 await processor.process_update(update, self.app.process_update(update))
                 if self.app.persistence is not None:  # the chat's next update may go elsewhere
                     await self.app.update_persistence()
-                await self._retrying(
-                    "record a handled update", self.processed.mark, [item.update_id]
-                )
-            await self._retrying("acknowledge an update", self.queue.ack, item)
+            await self._retrying("record and acknowledge an update", self._finished.submit, item)
         finally:
             self._slots.release()
 
     async def _handled_before(self, item: QueuedUpdate) -> bool:
-        return bool(await self.processed.handled_among([item.update_id]))
+        return await self._seen.submit(item.update_id)
+
+    async def _handled_among(self, update_ids: list[int]) -> list[bool]:
+        """Which of *update_ids* any worker already handled (one query for the batch)."""
+        handled = await self.processed.handled_among(update_ids)
+        return [uid in handled for uid in update_ids]
+
+    async def _record_and_ack(self, items: list[QueuedUpdate]) -> list[None]:
+        """Record handled *items*, then acknowledge them: the record always comes first."""
+        await self.processed.mark([item.update_id for item in items])
+        await asyncio.gather(*(self.queue.ack(item) for item in items))
+        return [None] * len(items)
 
     async def _retrying(self, what: str, call: Callable[..., Awaitable[Any]], *args: Any) -> Any:
         """Retry *call* while its server is down; a handled update must not be lost for it."""
