@@ -185,7 +185,7 @@ class HealthServer:
         if status.role == "leader" and status.leader_since is not None:
             leader_for = now - status.leader_since
         verdict = _verdict(status.role, age, leader_for, self.stale_after)
-        body = {
+        body: dict[str, Any] = {
             "status": verdict,
             "role": status.role,
             "last_get_updates_age_s": _round(age),
@@ -193,6 +193,8 @@ class HealthServer:
             "uptime_s": _round(now - status.started_at),
             "version": status.version,
         }
+        if status.queue is not None:  # scale-out: backlog, partitions owned, handled here
+            body["queue"] = dict(status.queue)
         return (200 if verdict == "ok" else 503), body
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from ._preflight import PreflightCheck
     from .db import BalanceStore
     from .lease import PollingLease
+    from .queue import UpdateQueue
 
 __all__ = ["run_polling"]
 
@@ -57,6 +58,7 @@ def run_polling(
     watchdog: float | bool | Literal["env"] | None = "env",
     health_port: int | Literal["env"] | None = "env",
     configure_logging: bool = True,
+    queue: UpdateQueue | Literal["env"] | None = "env",
 ) -> None:
     """Run the bot until SIGINT/SIGTERM: preflight, lease, poll, stop cleanly.
 
@@ -124,6 +126,11 @@ def run_polling(
             ``SAFE_POLLING_HEALTH_PORT`` (unset: off; ``PORT`` means ``$PORT``).
         configure_logging: When the root logger has no handler yet, set up
             INFO logging to stderr and quiet httpx's per-request lines.
+        queue: Scale out through an :class:`safe_polling.queue.UpdateQueue`:
+            every replica handles updates taken from it, the lease holder also
+            polls into it (see ``docs/scaling-out.md``); needs a database for the
+            delivery records. ``"env"`` (default) reads ``SAFE_POLLING_QUEUE``
+            (:func:`safe_polling.queue.queue_from_env`; unset: no queue).
 
     Raises:
         SystemExit: With status 1 when the preflight fails or Telegram
@@ -163,6 +170,7 @@ def run_polling(
             store=store,
             watchdog=resolve_watchdog(watchdog),
             health_port=health_port_from_env() if health_port == "env" else health_port,
+            queue=queue,
         )
     except ValueError as exc:
         logger.error("❌ Invalid configuration: %s", exc)
@@ -199,6 +207,7 @@ class _Options:
     store: BalanceStore | None
     watchdog: float | None
     health_port: int | None
+    queue: UpdateQueue | Literal["env"] | None
 
 
 class _Runner:
@@ -233,6 +242,10 @@ class _Runner:
             if self.options.preflight and not await self._preflight_passed():
                 raise SystemExit(1)
             await self._open_delivery_records(stack)
+            queue = await _or_exit(self._resolve_queue(), "invalid update queue")
+            if queue is not None:
+                await self._scale_out(queue)
+                return
             while not self.stopping.is_set():
                 await self._warm_up()
                 if self.lease is not None and not await self._acquire_lease(self.lease):
@@ -256,6 +269,36 @@ class _Runner:
         from .lease import lease_from_env
 
         return lease_from_env(token=self.app.bot.token)
+
+    async def _resolve_queue(self) -> UpdateQueue | None:
+        if self.options.queue != "env":
+            return self.options.queue
+        from .queue import queue_from_env
+
+        return queue_from_env(token=self.app.bot.token)
+
+    async def _scale_out(self, queue: UpdateQueue) -> None:
+        from ._scaleout import ScaleOutRun, run_scaled_out
+
+        if self.processed is None:
+            logger.error(
+                "❌ The update queue needs a database for delivery records: set DATABASE_URL"
+            )
+            raise SystemExit(1)
+        await run_scaled_out(
+            ScaleOutRun(
+                app=self.app,
+                queue=queue,
+                processed=self.processed,
+                lease=self.lease,
+                acquire=self._acquire_lease,
+                until_stopped=self._until_stopped,
+                stopping=self.stopping,
+                status=self.status,
+                start_options=self.options.start,
+                shutdown_timeout=self.options.shutdown_timeout,
+            )
+        )
 
     async def _preflight_passed(self) -> bool:
         """Run the preflight through the application's bot, which it leaves initialized.
