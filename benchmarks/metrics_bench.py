@@ -1,7 +1,8 @@
 """What Prometheus metrics cost a polling bot: updates/s with metrics on, against off.
 
-Run: ``.venv/bin/python benchmarks/metrics_bench.py [--updates 1000] [--trials 3]``
-(no database; loopback only; 2-10 minutes, mostly injecting the updates into the fake).
+Run: ``.venv/bin/python benchmarks/metrics_bench.py [--updates 1000] [--trials 3]
+[--latency 0 0.06]`` (no database; loopback only; 5-20 minutes on a shared machine,
+mostly injecting the updates into the fake).
 
 One fake Bot API (a separate process) serves every trial, each with a fresh bot token:
 N updates are injected up front, then the bot starts polling in this process through
@@ -17,8 +18,9 @@ The headline is this process's CPU time per update (``time.process_time``), whic
 other processes on a shared machine disturb far less than wall time; updates/s is shown
 too.
 
-The network is loopback only: metrics cost CPU per update and per getUpdates, which a
-slower network would only hide, so the 0 ms case is the one that shows it.
+The fake answers every Bot API call after a simulated round trip (``--latency``, default
+0 ms and 60 ms): metrics cost CPU per update and per getUpdates, which a slower network
+hides in wall time, so 0 ms is the case that shows them.
 Internals used: ``safe_polling._polling._start``/``_stop`` (the start path without signals
 and lease) and the module state of ``safe_polling._metrics`` (to turn metrics off).
 """
@@ -81,27 +83,37 @@ async def trial(fake: FakeBotAPIClient, n: int, metrics_on: bool) -> tuple[float
 
 
 async def run(args: argparse.Namespace) -> None:
-    async with spawn_fake_bot_api(conflict_delay=0.2) as fake:
-        await trial(fake, 200, True)  # warm-up: imports, first connections
-        results: dict[str, list[tuple[float, float]]] = {"off": [], "on": []}
-        for number in range(args.trials):
-            for name in results:
-                wall, cpu = await trial(fake, args.updates, name == "on")
-                results[name].append((wall, cpu))
-                print(f"  trial {number + 1} metrics {name:<4}{wall:.3f} s, CPU {cpu:.3f} s")
-    per_update = {k: statistics.median(c for _, c in v) / args.updates for k, v in results.items()}
+    for latency in args.latency:
+        rtt = f"{latency * 1000:.0f} ms round trip"
+        print(f"\n{rtt}, {args.updates} updates, {args.trials} trials", flush=True)
+        async with spawn_fake_bot_api(conflict_delay=0.2, latency=latency) as fake:
+            await trial(fake, 200, True)  # warm-up: imports, first connections
+            results: dict[str, list[tuple[float, float]]] = {"off": [], "on": []}
+            for number in range(args.trials):
+                for name in results:
+                    wall, cpu = await trial(fake, args.updates, name == "on")
+                    results[name].append((wall, cpu))
+                    print(f"  trial {number + 1} metrics {name:<4}{wall:.3f} s, CPU {cpu:.3f} s")
+        report(results, args.updates)
+
+
+def report(results: dict[str, list[tuple[float, float]]], updates: int) -> None:
+    per_update = {k: statistics.median(c for _, c in v) / updates for k, v in results.items()}
     walls = {k: statistics.median(w for w, _ in v) for k, v in results.items()}
     print(f"\n{'metrics':<9}{'updates/s':>10}{'CPU us/update':>15}{'CPU vs off':>12}")
     for name in results:
         ratio = per_update[name] / per_update["off"]
         cost = per_update[name] * 1e6
-        print(f"{name:<9}{args.updates / walls[name]:>10.0f}{cost:>15.0f}{ratio:>11.2f}x")
+        print(f"{name:<9}{updates / walls[name]:>10.0f}{cost:>15.0f}{ratio:>11.2f}x")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--updates", type=int, default=1000)
     parser.add_argument("--trials", type=int, default=3)
+    parser.add_argument(
+        "--latency", type=float, nargs="+", default=[0.0, 0.06], help="round trips (s)"
+    )
     asyncio.run(run(parser.parse_args()))
 
 
