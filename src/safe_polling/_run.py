@@ -16,6 +16,7 @@ from telegram.error import InvalidToken
 
 from ._delivery import DeliveryTracker, ProcessedUpdates
 from ._health import HealthServer, health_port_from_env
+from ._metrics import load_metrics
 from ._polling import AnyApplication, _start, _stop
 from ._redaction import install_redaction
 from ._status import PollingStatus
@@ -175,6 +176,7 @@ def run_polling(
     except ValueError as exc:
         logger.error("❌ Invalid configuration: %s", exc)
         raise SystemExit(1) from None
+    load_metrics()  # off the loop: importing prometheus_client would block it
     try:
         asyncio.run(_Runner(application, options).run())
     except InvalidToken as exc:
