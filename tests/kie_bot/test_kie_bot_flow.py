@@ -271,7 +271,7 @@ async def test_concurrent_confirm_presses_charge_once(
         await services_of(app).ready()[2].wait_idle(WAIT)
         answers = [s for s in api.sent(USER)[mark:] if s.method == "answerCallbackQuery"]
         assert len(answers) == 4  # every press is answered
-        assert await balance_of(app, USER) == 100 - 6
+        assert await balance_of(app, USER) == 100 - 5  # Seedream 4.0: 5 KIE credits, markup 1
         assert len(fake_kie.created()) == 1
 
 
@@ -282,7 +282,7 @@ async def test_photo_input_is_uploaded_to_kie_for_image_to_video(
     async with running_bot(settings_for(api, fake_kie, sqlite_url, free_credits=100)):
         await started(api)
         data = await generate(
-            api, USER, "video", "veo3-i2v", "make it move", photo=b"\xff\xd8jpeg-bytes"
+            api, USER, "animate", "veo3-i2v", "make it move", photo=b"\xff\xd8jpeg-bytes"
         )
         mark = await confirm(api, USER, data)
         await api.wait_for("sendVideo", chat_id=USER, after=mark, timeout=WAIT)

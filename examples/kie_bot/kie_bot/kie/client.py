@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from types import TracebackType
 from typing import Any, Self
+from urllib.parse import quote, unquote
 
 import httpx
 
@@ -34,13 +35,17 @@ from kie_bot.kie.errors import KieError, KieServerError, KieTransportError, erro
 __all__ = [
     "DEFAULT_API_URL",
     "DEFAULT_UPLOAD_URL",
+    "TEXT_PREFIX",
     "Api",
     "KieClient",
     "TaskState",
     "TaskStatus",
+    "text_of",
+    "text_result_url",
 ]
 
 DEFAULT_API_URL = "https://api.kie.ai"
+TEXT_PREFIX = "data:text/plain;charset=utf-8,"
 DEFAULT_UPLOAD_URL = "https://kieai.redpandaai.co"
 
 
@@ -326,6 +331,29 @@ def _loads(value: Any) -> Any:
     return value if value is not None else {}
 
 
+def text_result_url(value: Any) -> str:
+    """A text result as a ``data:text/plain`` URL, so it travels like any other result.
+
+    The ``text`` of an object (ElevenLabs speech-to-text), else the object as JSON.
+
+    .. versionadded:: 0.1.0
+    """
+    text = value.get("text") if isinstance(value, dict) else None
+    if not isinstance(text, str):
+        text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    return TEXT_PREFIX + quote(text, safe="")
+
+
+def text_of(url: str) -> str | None:
+    """The text of a :func:`text_result_url` (:obj:`None` for any other URL).
+
+    .. versionadded:: 0.1.0
+    """
+    if not url.startswith(TEXT_PREFIX):
+        return None
+    return unquote(url[len(TEXT_PREFIX) :], errors="replace")
+
+
 def _urls(value: Any) -> tuple[str, ...]:
     if isinstance(value, str):
         return (value,) if value else ()
@@ -339,6 +367,9 @@ def _market(data: dict[str, Any]) -> TaskStatus:
     if state == "success":
         result = _loads(data.get("resultJson"))
         urls = _urls(result.get("resultUrls")) if isinstance(result, dict) else ()
+        if not urls and isinstance(result, dict) and result.get("resultObject"):
+            # Text models (speech-to-text) answer an object instead of files.
+            urls = (text_result_url(result["resultObject"]),)
         return TaskStatus(TaskState.SUCCESS, urls)
     if state == "fail":
         error = data.get("failMsg") or data.get("failCode") or "generation failed"

@@ -385,6 +385,29 @@ def _urls(task: _Task, own: list[str]) -> list[str]:
     return own if override is None else list(override)
 
 
+# What a market model returns, by the words of its slug: the fake's own table, kept apart
+# from the bot's catalog so that a model the bot sends the wrong way fails a test.
+TRANSCRIPT = "Hello from the fake KIE transcription."
+_AUDIO_WORDS = ("text-to-speech", "sound-effect", "audio-isolation", "suno")
+_VIDEO_WORDS = (
+    *("video", "veo", "kling", "hailuo", "sora", "wan/", "runway", "grok/imagine"),
+    *("avatar", "infinitalk", "watermark"),
+)
+_STILL = frozenset({"kling/v2-5-turbo"})  # a Kling model KIE's table lists as text-to-image
+_SEVERAL = {"midjourney/api": 4}  # Midjourney answers a grid of four images
+
+
+def _market_result(model: str) -> tuple[str, int]:
+    """(file extension or ``text``, how many results) for a market model id."""
+    if "speech-to-text" in model:
+        return "text", 1
+    if any(word in model for word in _AUDIO_WORDS):
+        return "mp3", 1
+    if model not in _STILL and any(word in model for word in _VIDEO_WORDS):
+        return "mp4", 1
+    return "png", _SEVERAL.get(model, 1)
+
+
 def _market_status(task: _Task, done: bool, base: str) -> dict[str, Any]:
     data: dict[str, Any] = {
         "taskId": task.task_id,
@@ -398,8 +421,12 @@ def _market_status(task: _Task, done: bool, base: str) -> dict[str, Any]:
     if done and task.outcome.fail:
         data.update(state="fail", failCode="501", failMsg=task.outcome.fail)
     elif done:
-        urls = _urls(task, [f"{base}.png"])
-        data.update(state="success", resultJson=json.dumps({"resultUrls": urls}))
+        kind, count = _market_result(task.model)
+        if kind == "text":
+            result: dict[str, Any] = {"resultObject": {"text": TRANSCRIPT, "language_code": "en"}}
+        else:
+            result = {"resultUrls": _urls(task, [f"{base}-{i}.{kind}" for i in range(count)])}
+        data.update(state="success", resultJson=json.dumps(result))
     return data
 
 
