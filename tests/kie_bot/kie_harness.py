@@ -8,8 +8,6 @@ The bot is started in ``safe_polling.run_polling``'s order: ``initialize``, ``po
 from __future__ import annotations
 
 import dataclasses
-import itertools
-import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -19,6 +17,7 @@ from telegram.ext import Application
 from kie_bot.app import build_application
 from kie_bot.catalog import Model
 from kie_bot.config import Settings
+from kie_bot.demo import SAMPLE_FILES, inject_file
 from kie_bot.downloads import origin_of
 from kie_bot.handlers.models import steps
 from kie_bot.kie.fake_server import FakeKie
@@ -159,56 +158,6 @@ async def balance_of(app: Application[Any, Any, Any, Any, Any, Any], user_id: in
 
 
 # -- every input kind ----------------------------------------------------------------------
-_RAW_IDS = itertools.count(900_000)  # message ids of raw messages, apart from the fake's own
-FILE_HOLDER = 1  # a user id whose photos only register bytes with the fake's file store
-
-
-def inject_file(
-    api: FakeBotAPI, user_id: int, kind: str, data: bytes, size: int | None = None
-) -> int:
-    """The user sends a photo, video, audio file or voice message; return the mark.
-
-    The fake Bot API injects photos only, so the bytes of a video or an audio file are
-    registered through a photo to another user (getFile serves any stored file) and the
-    user's message is injected as a raw update naming that file. ``size`` overrides the
-    ``file_size`` Telegram announces (to announce a file too large to download).
-    """
-    if kind == "photo" and size is None:
-        mark = api.sent_count
-        api.inject_photo(user_id, data)
-        return mark
-    holder = api.inject_photo(FILE_HOLDER, data)["message"]["photo"][-1]
-    media: dict[str, Any] = {
-        "file_id": holder["file_id"],
-        "file_unique_id": holder["file_unique_id"],
-        "file_size": len(data) if size is None else size,
-    }
-    if kind == "photo":
-        media = [{**media, "width": 1280, "height": 720}]  # type: ignore[assignment]
-    elif kind == "video":
-        media.update(width=640, height=360, duration=3, mime_type="video/mp4")
-    elif kind in ("audio", "voice"):
-        media.update(duration=3, mime_type="audio/mpeg" if kind == "audio" else "audio/ogg")
-    sender = {"id": user_id, "is_bot": False, "first_name": "Test", "language_code": "en"}
-    message = {
-        "message_id": next(_RAW_IDS),
-        "from": sender,
-        "chat": {"id": user_id, "type": "private", "first_name": "Test"},
-        "date": int(time.time()),
-        kind: media,
-    }
-    mark = api.sent_count
-    api.inject_raw({"message": message})
-    return mark
-
-
-SAMPLE_FILES = {
-    "photo": b"\xff\xd8photo",
-    "video": b"\x00\x00\x00\x18ftypmp42",
-    "audio": b"ID3audio",
-}
-
-
 def _bot_message(api: FakeBotAPI, user_id: int, after: int) -> Any:
     return api.wait_for(
         lambda s: s.method == "sendMessage", chat_id=user_id, after=after, timeout=WAIT

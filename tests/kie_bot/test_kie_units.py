@@ -464,3 +464,13 @@ def test_offline_demo_runs_to_the_end() -> None:
     assert result.returncode == 0, result.stderr[-2000:]
     assert "[sendPhoto] ✅ Nano Banana" in result.stdout
     assert "Your balance: 56 credits" in result.stdout
+    # Then one model of every group, each to its result.
+    catalog = load_catalog()
+    for group in catalog.groups:
+        model = min(catalog.in_category(group), key=lambda m: m.price)
+        assert f"--- {group}: {model.title}" in result.stdout
+        assert f"{model.title}: done." in result.stdout
+    for method in ("sendPhoto", "sendVideo", "sendAudio"):
+        assert f"[{method}]" in result.stdout
+    assert "Hello from the fake KIE transcription." in result.stdout
+    assert "went wrong" not in result.stdout
