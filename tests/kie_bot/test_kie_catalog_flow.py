@@ -13,12 +13,10 @@ from typing import Any
 
 import pytest
 from kie_harness import (
-    SAMPLE_FILES,
     WAIT,
     balance_of,
     buttons,
     confirm,
-    inject_file,
     running_bot,
     say,
     services_of,
@@ -28,6 +26,7 @@ from kie_harness import (
 )
 
 from kie_bot.catalog import Model, load_catalog
+from kie_bot.demo import SAMPLE_FILES, inject_file
 from kie_bot.kie import Api
 from kie_bot.kie.fake_server import TRANSCRIPT, FakeKie
 from safe_polling.testing import FakeBotAPI

@@ -67,7 +67,7 @@ def inject_file(
         "file_unique_id": holder["file_unique_id"],
         "file_size": len(data) if size is None else size,
     }
-    extra = {
+    extra: dict[str, dict[str, Any]] = {
         "photo": {"width": 1280, "height": 720},
         "video": {"width": 640, "height": 360, "duration": 3, "mime_type": "video/mp4"},
         "audio": {"duration": 3, "mime_type": "audio/mpeg"},
