@@ -19,12 +19,12 @@ from kie_bot.kie import (
     KieValidationError,
     TaskState,
 )
-from kie_bot.kie.client import CREATE_PATHS, STATUS_PATHS
+from kie_bot.kie.client import FAMILIES
 from kie_bot.kie.fake_server import FakeKie, Outcome, tiny_png
 
 MARKET_BODY = {"model": "google/nano-banana", "input": {"prompt": "a cat", "image_size": "1:1"}}
-CREATE = CREATE_PATHS[Api.MARKET]
-STATUS = STATUS_PATHS[Api.MARKET]
+CREATE = FAMILIES[Api.MARKET].create
+STATUS = FAMILIES[Api.MARKET].status
 
 
 async def poll(client: KieClient, api: Api, task_id: str, limit: int = 10) -> object:
@@ -203,3 +203,8 @@ async def test_upload_returns_download_url_serving_the_bytes(
         assert (await http.get(url)).content == b"photo-bytes"
     assert url.startswith(fake_kie.upload_url)
     assert await kie_client.download_url(url) == url
+
+
+def test_every_api_family_has_one_record() -> None:
+    assert set(FAMILIES) == set(Api)
+    assert len({f.create for f in FAMILIES.values()}) == len(Api)
