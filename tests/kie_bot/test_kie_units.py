@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import re
 import string
+import subprocess
 import sys
 from collections.abc import AsyncIterator
 from decimal import Decimal
@@ -153,20 +154,28 @@ def test_bad_catalog_fails_with_one_line_naming_the_entry(
     assert "\n" not in message
 
 
-def test_entry_point_exits_1_with_one_line_on_a_bad_catalog(tmp_path: Path) -> None:
-    import subprocess
-
-    bad = tmp_path / "catalog.yaml"
-    bad.write_text(f"{PACKAGES}\nmodels: [{{id: cheap, title: C, type: t2i, slug: s}}]\n")
-    root = Path(__file__).resolve().parents[2] / "examples" / "kie_bot"
-    env = {"PATH": "/usr/bin:/bin", "TELEGRAM_BOT_TOKEN": TOKEN, "KIE_API_KEY": "sk-hidden"}
-    result = subprocess.run(
+def run_entry_point(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """``python bot_kie.py`` with only *env* (and PATH) set."""
+    return subprocess.run(
         [sys.executable, "bot_kie.py"],
-        cwd=root,
+        cwd=Path(__file__).resolve().parents[2] / "examples" / "kie_bot",
         capture_output=True,
         text=True,
         timeout=60,
-        env={**env, "CATALOG_FILE": str(bad), "DATABASE_URL": f"sqlite:///{tmp_path}/x.db"},
+        env={"PATH": "/usr/bin:/bin", **env},
+    )
+
+
+def test_entry_point_exits_1_with_one_line_on_a_bad_catalog(tmp_path: Path) -> None:
+    bad = tmp_path / "catalog.yaml"
+    bad.write_text(f"{PACKAGES}\nmodels: [{{id: cheap, title: C, type: t2i, slug: s}}]\n")
+    result = run_entry_point(
+        {
+            "TELEGRAM_BOT_TOKEN": TOKEN,
+            "KIE_API_KEY": "sk-hidden",
+            "CATALOG_FILE": str(bad),
+            "DATABASE_URL": f"sqlite:///{tmp_path}/x.db",
+        }
     )
     assert result.returncode == 1
     assert result.stderr.strip() == (
@@ -286,17 +295,7 @@ def test_bad_settings_name_the_variable_never_the_secret(env: dict[str, str], na
 
 
 def test_entry_point_exits_1_with_one_line_on_bad_config(tmp_path: Path) -> None:
-    import subprocess
-
-    root = Path(__file__).resolve().parents[2] / "examples" / "kie_bot"
-    result = subprocess.run(
-        [sys.executable, "bot_kie.py"],
-        cwd=root,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={"PATH": "/usr/bin:/bin", "KIE_API_KEY": "sk-hidden"},
-    )
+    result = run_entry_point({"KIE_API_KEY": "sk-hidden"})
     assert result.returncode == 1
     assert result.stderr.strip().startswith("configuration error: TELEGRAM_BOT_TOKEN")
     assert "Traceback" not in result.stderr
@@ -451,8 +450,6 @@ async def test_fake_kie_runs_as_a_process() -> None:
 
 
 def test_offline_demo_runs_to_the_end() -> None:
-    import subprocess
-
     root = Path(__file__).resolve().parents[2] / "examples" / "kie_bot"
     result = subprocess.run(
         [sys.executable, "-m", "kie_bot.demo"],

@@ -55,8 +55,8 @@ _T = TypeVar("_T")
 _REFUNDABLE = (State.CHARGED, State.SUBMITTED)
 # Longer than any URL a browser or Telegram link handles; such a "link" is worth nothing.
 _MAX_URL = 2048
-# Telegram's limit for one message; a longer transcript is sent in parts. Counted in code
-# points: a part of 4096 code points can exceed 4096 UTF-16 units only with emoji.
+# A transcript is sent in parts under Telegram's 4096-character limit, which counts UTF-16
+# units: 4000 code points leave room for 96 characters outside the BMP (emoji).
 _MESSAGE_LIMIT = 4000
 
 

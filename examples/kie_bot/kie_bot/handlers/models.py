@@ -33,6 +33,7 @@ from kie_bot.handlers.common import (
 )
 from kie_bot.handlers.start import fit_message, unknown
 from kie_bot.kie import KieError
+from kie_bot.tasks import InputSpec
 from kie_bot.texts import LANGUAGES, t
 
 __all__ = ["MAX_DOWNLOAD", "MAX_PHOTOS", "MAX_PROMPT", "draft_params", "register", "steps"]
@@ -143,8 +144,8 @@ def _current(context: Context) -> tuple[dict[str, Any], Model, str] | None:
     return draft, model, str(draft.get("step") or "")
 
 
-def _input(model: Model, step: str) -> Any:
-    """The :class:`~kie_bot.tasks.InputSpec` a ``in:<i>`` step collects, else None."""
+def _input(model: Model, step: str) -> InputSpec | None:
+    """The input an ``in:<i>`` step collects (:obj:`None` for any other step)."""
     if not step.startswith("in:"):
         return None
     index = int(step[3:])
@@ -223,9 +224,9 @@ async def on_file(update: Update, context: Context) -> None:
         url = await kie.upload_file(content, f"{media.file_unique_id}.{suffix}")
     except (TelegramError, KieError) as exc:
         log.warning("%s upload failed: %s", kind, exc)
-        too_big = "too big" in str(exc).lower()
-        await _say(update, context, t(lang, "file_too_large" if too_big else "file_failed",
-                                      limit=MAX_DOWNLOAD // 2**20))  # fmt: skip
+        # Telegram's getFile answers "file is too big" when the size was not announced.
+        key = "file_too_large" if "too big" in str(exc).lower() else "file_failed"
+        await _say(update, context, t(lang, key, limit=MAX_DOWNLOAD // 2**20))
         return
     urls = draft["files"].setdefault(spec.field, [])
     urls.append(url)
@@ -303,6 +304,7 @@ async def _next_step(update: Update, context: Context, draft: dict[str, Any]) ->
         text = t(lang, "ask_choice")
     else:
         spec = _input(model, step)
+        assert spec is not None  # steps() makes in:<i> only for inputs that exist
         text = t(lang, f"ask_{spec.kind}", title=model.title)
         if not spec.required:
             text = f"{text}\n{t(lang, 'optional_hint')}"
