@@ -361,6 +361,19 @@ async def test_admin_grant_stats_and_star_refund(
         mark = await say(api, admin, f"/grant {USER} 30")
         await api.wait_for_text(admin, "Granted 30 credits", after=mark, timeout=WAIT)
         assert await balance_of(app, USER) == 30
+        # Digits int() refuses, a negative user, a typo of a grant: the usage, not an error.
+        for bad in (
+            f"/grant {USER} ²",
+            "/grant ² 5",
+            f"/grant -{USER} 5",
+            f"/grant {USER} {10**30}",
+        ):
+            mark = await say(api, admin, bad)
+            await api.wait_for_text(admin, "Usage: /grant", after=mark, timeout=WAIT)
+        mark = await say(api, admin, "/refund ² charge-x")
+        await api.wait_for_text(admin, "Usage: /refund", after=mark, timeout=WAIT)
+        assert not [s for s in api.sent(admin) if "went wrong" in (s.text or "")]
+        assert await balance_of(app, USER) == 30
 
         mark = api.sent_count
         api.inject_successful_payment(USER, "topup:s50:50", 50, "charge-r")
