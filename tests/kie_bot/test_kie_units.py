@@ -109,6 +109,7 @@ def test_requests_are_complete_for_each_api() -> None:
 
 MODEL = "{id: a, title: A, type: t2i, slug: s, kie: 1}"
 PACKAGES = "packages: [{id: p, stars: 1, credits: 1}]"
+TEXT = "{kind: text, field: t}"
 
 
 def one(fields: str) -> str:
@@ -135,6 +136,11 @@ def one(fields: str) -> str:
         (
             one("type: t2i, slug: s, variants: [{label: x, kie: 1}, {label: y, kie: 2}]"),
             "model 'a': variants must differ",
+        ),
+        (one("type: t2i, slug: s, kie: 1, inputs: []"), "model 'a': inputs must be one or more"),
+        (
+            one(f"type: tts, slug: s, kie: 1, inputs: [{TEXT}, {TEXT}]"),
+            "model 'a': inputs must be one or more, with at most one text",
         ),
         (f"[{MODEL}, {MODEL}]", "catalog.yaml: duplicate model id 'a'"),
         (one("type: t2i, slug: s, kie: 1, media: hologram"), "model 'a': group must"),

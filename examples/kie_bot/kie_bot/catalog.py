@@ -259,6 +259,10 @@ def _model(entry: Any, index: int, markup: Decimal) -> Model:
     if group not in GROUPS or media not in MEDIA:
         raise CatalogError(f"{where}: group must be one of {GROUPS}, media one of {MEDIA}")
     inputs = _inputs(entry["inputs"], where) if "inputs" in entry else task.inputs
+    if not inputs or sum(not spec.is_file for spec in inputs) > 1:
+        # The chat asks for one typed text at most (Params.prompt), and a model with no
+        # input at all would charge for nothing the user chose.
+        raise CatalogError(f"{where}: inputs must be one or more, with at most one text")
     extra = entry.get("extra") or {}
     if not isinstance(extra, dict):
         raise CatalogError(f"{where}: extra must be a mapping of request fields")
