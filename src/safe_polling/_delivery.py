@@ -25,6 +25,8 @@ from typing import TYPE_CHECKING, Any
 from telegram import Update
 from telegram.ext import BaseUpdateProcessor
 
+from ._metrics import updates_skipped, watch_delivery_backlog
+
 if TYPE_CHECKING:
     from .db import BalanceStore
 
@@ -146,6 +148,7 @@ class DeliveryTracker:
         self._recorder: asyncio.Task[None] | None = None
         #: Updates Telegram re-delivered that were already handled (skipped).
         self.skipped_duplicates = 0
+        watch_delivery_backlog(lambda: len(self._outstanding))
 
     def offset(self, requested: int) -> int:
         """The offset to send: never past an update that is not handled yet."""
@@ -194,6 +197,7 @@ class DeliveryTracker:
         self._highest_seen = max(_update_id(u) for u in fresh)
         if handled:
             self.skipped_duplicates += len(handled)
+            updates_skipped(len(handled))
             logger.info("↩️ Skipped %d re-delivered update(s) already handled", len(handled))
         new = [u for u in fresh if _update_id(u) not in handled]
         for update in new:

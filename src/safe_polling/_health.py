@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from types import TracebackType
 from typing import Any
 
+from ._metrics import INSTALL_HINT, render_metrics
 from ._status import PollingStatus
 
 __all__ = ["HealthServer", "health_port_from_env"]
@@ -28,6 +29,7 @@ logger = logging.getLogger("safe_polling")
 
 _ENV_VAR = "SAFE_POLLING_HEALTH_PORT"
 _PATH = "/healthz"
+_METRICS_PATH = "/metrics"
 _MAX_LINE = 8192  # longer request or header lines get a 400
 _MAX_HEADERS = 100
 _MAX_BODY = 65536  # a small body is read and dropped so the client sees our answer
@@ -39,6 +41,7 @@ _REASONS = {
     404: "Not Found",
     405: "Method Not Allowed",
     408: "Request Timeout",
+    501: "Not Implemented",
     503: "Service Unavailable",
 }
 
@@ -75,6 +78,10 @@ class HealthServer:
     malformed requests 400 and clients that send nothing for *read_timeout*
     seconds 408. Every connection is closed after one answer. The body holds
     no secret: only the role, ages in seconds and the version.
+
+    ``GET /metrics`` on the same port answers the Prometheus text of
+    :func:`safe_polling.metrics_registry` (501 naming the ``metrics`` extra
+    when ``prometheus_client`` is not installed).
 
     Args:
         status: The live status to report (the one :func:`run_polling` keeps).
@@ -209,17 +216,27 @@ class HealthServer:
             return 408, b"", {}
         except _BadRequest:
             return 400, b"", {}
-        if path != _PATH:
+        if path not in (_PATH, _METRICS_PATH):
             return 404, b"", {}
         if method not in ("GET", "HEAD"):
             return 405, b"", {"Allow": "GET, HEAD"}
-        code, body = self.snapshot()
-        payload = json.dumps(body).encode() + b"\n"
-        headers = {"Content-Type": "application/json", "Cache-Control": "no-store"}
+        code, payload, content_type = self._metrics() if path == _METRICS_PATH else self._health()
+        headers = {"Content-Type": content_type, "Cache-Control": "no-store"}
         if method == "HEAD":
             headers["Content-Length"] = str(len(payload))
             return code, b"", headers
         return code, payload, headers
+
+    def _health(self) -> tuple[int, bytes, str]:
+        code, body = self.snapshot()
+        return code, json.dumps(body).encode() + b"\n", "application/json"
+
+    def _metrics(self) -> tuple[int, bytes, str]:
+        """``GET /metrics``: Prometheus text, or 501 naming the extra to install."""
+        rendered = render_metrics()
+        if rendered is None:
+            return 501, INSTALL_HINT.encode() + b"\n", "text/plain; charset=utf-8"
+        return 200, *rendered
 
     async def _write(
         self, writer: asyncio.StreamWriter, code: int, body: bytes, headers: dict[str, str]

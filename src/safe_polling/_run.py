@@ -18,7 +18,7 @@ from ._health import HealthServer, health_port_from_env
 from ._polling import AnyApplication, _start, _stop
 from ._redaction import install_redaction
 from ._status import PollingStatus
-from ._watchdog import LoopWatchdog, watchdog_from_env
+from ._watchdog import LoopWatchdog, resolve_watchdog
 
 if TYPE_CHECKING:
     from ._preflight import PreflightCheck
@@ -53,7 +53,7 @@ def run_polling(
     stop_signals: Sequence[int] = _DEFAULT_SIGNALS,
     delivery: Delivery | Literal["env"] = "env",
     store: BalanceStore | None = None,
-    watchdog: float | Literal["env"] | None = "env",
+    watchdog: float | bool | Literal["env"] | None = "env",
     health_port: int | Literal["env"] | None = "env",
     configure_logging: bool = True,
 ) -> None:
@@ -115,8 +115,9 @@ def run_polling(
         store: A :class:`safe_polling.db.BalanceStore` whose database keeps the
             delivery records (default: one opened from the database URL).
         watchdog: Warn when the event loop is blocked longer than this many
-            seconds (:class:`LoopWatchdog`); ``"env"`` (default) reads
-            ``SAFE_POLLING_WATCHDOG`` (unset: off).
+            seconds (:class:`LoopWatchdog`). ``True`` is on with the default
+            100 ms, ``False`` or :obj:`None` off; ``"env"`` (default) reads
+            ``SAFE_POLLING_WATCHDOG`` (unset: on, 100 ms; ``0``: off).
         health_port: Serve ``GET /healthz`` on this port (:class:`HealthServer`),
             bound before anything else; ``"env"`` (default) reads
             ``SAFE_POLLING_HEALTH_PORT`` (unset: off; ``PORT`` means ``$PORT``).
@@ -159,7 +160,7 @@ def run_polling(
             stop_signals=stop_signals,
             delivery=_delivery_from_env() if delivery == "env" else _checked(delivery),
             store=store,
-            watchdog=watchdog_from_env() if watchdog == "env" else watchdog,
+            watchdog=resolve_watchdog(watchdog),
             health_port=health_port_from_env() if health_port == "env" else health_port,
         )
     except ValueError as exc:
@@ -206,6 +207,7 @@ class _Runner:
         self.lease: PollingLease | None = None
         self.processed: ProcessedUpdates | None = None
         self.took_over = False  # this term's lease came from another instance
+        self.webhook: dict[str, Any] | None = None  # getWebhookInfo as the preflight saw it
         self.stopping = asyncio.Event()
         self.status = PollingStatus(version=_version())
 
@@ -254,17 +256,31 @@ class _Runner:
         return lease_from_env(token=self.app.bot.token)
 
     async def _preflight_passed(self) -> bool:
-        from ._preflight import run_preflight
+        """Run the preflight through the application's bot, which it leaves initialized.
 
+        Its getMe is the one ``initialize()`` needs and its getWebhookInfo tells the start
+        whether deleteWebhook has work to do, so a standby has them done while it waits.
+        render.yaml is checked only on Render (``RENDER`` set), where it can matter.
+        """
+        from ._preflight import run_preflight
+        from ._preflight._telegram import PtbBotApi, server_label
+
+        base_url = _ptb_base_url(self.app)
+        bot_api = PtbBotApi(self.app.bot, server_label(base_url, self.app.bot.token), 5.0)
         report = await run_preflight(
             token=self.app.bot.token,
-            base_url=_ptb_base_url(self.app),
+            base_url=base_url,
             database_url=self.options.database_url,
+            render_yaml=None if os.getenv("RENDER") else False,
             lease=self.lease,
             extra_checks=self.options.preflight_checks,
+            bot_api=bot_api,
         )
         for line in report.lines():
             logger.info("%s", line) if report.ok else logger.error("%s", line)
+        if not report.ok:
+            await self.app.bot.shutdown()
+        self.webhook = bot_api.webhook
         return report.ok
 
     async def _acquire_lease(self, lease: PollingLease) -> bool:
@@ -278,11 +294,13 @@ class _Runner:
 
         self.status.set_role("standby")
         delay = _LEASE_RETRY_MIN
+        level = logging.WARNING  # one warning per outage, then quiet retries
         while True:
             try:
                 return await self._acquire_once(lease)
             except LeaseError as exc:
-                logger.warning("⚠️ Polling lease unavailable (%s); retrying in %.0f s", exc, delay)
+                logger.log(level, "⚠️ Polling lease unavailable (%s); standing by, retrying", exc)
+                level = logging.DEBUG
             if await self._until_stopped(asyncio.sleep(delay)):
                 delay = min(delay * 2, _LEASE_RETRY_MAX)
             else:
@@ -345,7 +363,9 @@ class _Runner:
             status=self.status,
             delivery=tracker,
             call_post_init=True,
+            webhook=self.webhook,
         )
+        self.webhook = None  # known for the first start only: a later one checks again
         if not started:  # another application polls in this process: nothing to lead
             await self.stopping.wait()
             return

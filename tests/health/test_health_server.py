@@ -152,7 +152,7 @@ async def test_query_string_is_ignored(status: PollingStatus, client: httpx.Asyn
     assert (await client.get("/healthz?probe=render")).status_code == 200
 
 
-@pytest.mark.parametrize("path", ["/", "/health", "/healthz/", "/metrics"])
+@pytest.mark.parametrize("path", ["/", "/health", "/healthz/", "/metrics/"])
 async def test_other_paths_are_not_found(client: httpx.AsyncClient, path: str) -> None:
     response = await client.get(path)
     assert response.status_code == 404

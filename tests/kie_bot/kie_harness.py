@@ -16,6 +16,7 @@ from telegram.ext import Application
 
 from kie_bot.app import build_application
 from kie_bot.config import Settings
+from kie_bot.downloads import origin_of
 from kie_bot.kie.fake_server import FakeKie
 from kie_bot.services import Services, get_services, on_shutdown, on_start, on_stop
 from safe_polling import safe_start_polling, safe_stop_polling
@@ -39,6 +40,7 @@ def settings_for(api: FakeBotAPI, kie: FakeKie, database_url: str, **overrides: 
         poll_max_interval=0.1,
         task_timeout=20.0,
         kie_backoff=0.01,
+        result_trusted_origins=frozenset({origin_of(kie.api_url)}),
     )
     return dataclasses.replace(base, **overrides)
 

@@ -155,8 +155,8 @@ def test_library_frames_are_not_user_code() -> None:
 @pytest.mark.parametrize(
     ("value", "expected"),
     [
-        (None, None),
-        ("", None),
+        (None, 0.1),  # on by default
+        ("", 0.1),
         ("0", None),
         ("false", None),
         ("OFF", None),

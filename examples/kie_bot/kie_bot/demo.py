@@ -18,6 +18,7 @@ from typing import Any
 
 from kie_bot.app import build_application
 from kie_bot.config import Settings
+from kie_bot.downloads import origin_of
 from kie_bot.kie.fake_server import FakeKie
 from kie_bot.services import on_shutdown, on_start, on_stop
 from safe_polling import safe_start_polling, safe_stop_polling
@@ -117,6 +118,8 @@ async def run_demo() -> None:
                 telegram_base_file_url=api.base_file_url,
                 poll_interval=0.3,
                 poll_max_interval=1.0,
+                # The fake serves results over http on 127.0.0.1: trusted here only.
+                result_trusted_origins=frozenset({origin_of(kie.api_url)}),
             )
             app = build_application(settings)
             await app.initialize()

@@ -12,7 +12,14 @@ from typing import Self
 
 import anyio
 
-__all__ = ["HolderInfo", "LeaseError", "LeaseLost", "PollingLease", "bot_id_from_token"]
+__all__ = [
+    "HolderInfo",
+    "LeaseError",
+    "LeaseLost",
+    "LeaseUnavailable",
+    "PollingLease",
+    "bot_id_from_token",
+]
 
 
 class LeaseError(Exception):
@@ -21,6 +28,17 @@ class LeaseError(Exception):
     Raised for a bad configuration, an unsupported server (for example a transaction-mode
     connection pooler in front of PostgreSQL) or a lease server that cannot be reached. The
     message says what to fix and never contains a password or a bot token.
+
+    .. versionadded:: 0.1.0
+    """
+
+
+class LeaseUnavailable(LeaseError):
+    """The lease backend cannot be reached now (refused, timed out, starting up).
+
+    Unlike a bad configuration this may pass: :func:`safe_polling.run_polling` stands by
+    and retries with backoff, and the preflight reports it as a warning, not a failure,
+    so that a backend restart does not put the bot into a platform restart loop.
 
     .. versionadded:: 0.1.0
     """

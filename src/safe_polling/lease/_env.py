@@ -7,6 +7,7 @@ import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
+from safe_polling._redaction import install_redaction
 from safe_polling.lease._base import LeaseError, PollingLease, bot_id_from_token
 from safe_polling.lease._file import FileLease
 from safe_polling.lease._postgres import PostgresLease
@@ -72,6 +73,8 @@ def lease_from_env(
     name = _first(env, "SAFE_POLLING_LEASE_NAME") or "default"
     kind = _first(env, "SAFE_POLLING_LEASE").lower()
     database_url = _first(env, "SAFE_POLLING_DATABASE_URL", "DATABASE_URL")
+    redis_url = _first(env, "SAFE_POLLING_REDIS_URL", "REDIS_URL")
+    install_redaction(database_url, redis_url)  # their passwords, in every form
     if kind == "postgresql":
         kind = "postgres"
     if not kind:
@@ -86,7 +89,6 @@ def lease_from_env(
             )
         return PostgresLease(database_url, bot_id=bot_id, name=name)
     if kind == "redis":
-        redis_url = _first(env, "SAFE_POLLING_REDIS_URL", "REDIS_URL")
         if not redis_url:
             raise LeaseError("SAFE_POLLING_LEASE=redis needs SAFE_POLLING_REDIS_URL or REDIS_URL")
         return RedisLease(redis_url, bot_id=bot_id, name=name)

@@ -19,6 +19,7 @@ from safe_polling.lease._base import (
     HolderInfo,
     LeaseError,
     LeaseLost,
+    LeaseUnavailable,
     PollingLease,
     _default_version,
     _host_name,
@@ -243,7 +244,10 @@ class PostgresLease(PollingLease):
             )
         except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             detail = self._scrub(f"{type(exc).__name__}: {exc}")
-            raise LeaseError(f"{self.describe()}: cannot connect ({detail})") from None
+            # Refused, timed out or starting up may pass: a standby retries those.
+            transient = isinstance(exc, (OSError, TimeoutError, asyncpg.CannotConnectNowError))
+            error = LeaseUnavailable if transient else LeaseError
+            raise error(f"{self.describe()}: cannot connect ({detail})") from None
 
     async def _connect(self) -> asyncpg.Connection[Any]:
         conn = await self._open(_app_name(self._version, None))

@@ -19,6 +19,7 @@ from safe_polling.lease._base import (
     HolderInfo,
     LeaseError,
     LeaseLost,
+    LeaseUnavailable,
     PollingLease,
     _default_version,
     _host_name,
@@ -154,8 +155,18 @@ class RedisLease(PollingLease):
         try:
             result = await self._redis().eval(script, len(keys), *keys, *args)
         except (RedisError, OSError) as exc:
-            raise LeaseError(f"{self.describe()}: Redis failed ({type(exc).__name__})") from None
+            raise self._failed(exc) from None
         return int(result)
+
+    def _failed(self, exc: Exception) -> LeaseError:
+        """The lease error for a Redis failure: unreachable (retry) or anything else."""
+        from redis.exceptions import AuthenticationError, ConnectionError, TimeoutError
+
+        transient = (ConnectionError, TimeoutError, OSError)
+        message = f"{self.describe()}: Redis failed ({type(exc).__name__})"
+        if isinstance(exc, transient) and not isinstance(exc, AuthenticationError):
+            return LeaseUnavailable(message)
+        return LeaseError(message)
 
     def _new_value(self) -> str:
         record = {
@@ -293,7 +304,7 @@ class RedisLease(PollingLease):
         try:
             raw = await self._redis().get(self._key)
         except (RedisError, OSError) as exc:
-            raise LeaseError(f"{self.describe()}: Redis failed ({type(exc).__name__})") from None
+            raise self._failed(exc) from None
         if raw is None:
             return None
         try:

@@ -18,23 +18,15 @@ MAX_WAIT = 30.0
 
 
 def _inject(api: FakeBotAPI, kind: str, body: dict[str, Any]) -> dict[str, Any]:
-    token = body.pop("token", None)
-    if kind == "message":
-        return api.inject_message(body.pop("user_id"), body.pop("text"), token=token, **body)
-    if kind == "callback_query":
-        return api.inject_callback_query(
-            body.pop("user_id"), body.pop("data"), token=token, **body
-        )
-    if kind == "photo":
-        data = base64.b64decode(body.pop("data_b64"), validate=True)
-        return api.inject_photo(body.pop("user_id"), data, body.pop("caption", None), token=token)
-    if kind == "pre_checkout_query":
-        return api.inject_pre_checkout_query(token=token, **body)
-    if kind == "successful_payment":
-        return api.inject_successful_payment(token=token, **body)
-    if kind == "raw":
-        return api.inject_raw(body["update"], token=token)
-    raise LookupError(f"unknown injection kind {kind!r}")
+    """``inject/<kind>``: the keyword arguments of ``api.inject_<kind>`` as a JSON object
+    (``data_b64`` instead of bytes for photos)."""
+    method = getattr(api, f"inject_{kind}", None) if kind.isidentifier() else None
+    if method is None:
+        raise LookupError(f"unknown injection kind {kind!r}")
+    if "data_b64" in body:
+        body["data"] = base64.b64decode(body.pop("data_b64"), validate=True)
+    result: dict[str, Any] = method(**body)
+    return result
 
 
 def _info(api: FakeBotAPI, body: dict[str, Any]) -> Any:
@@ -61,6 +53,13 @@ def _fail_next(api: FakeBotAPI, body: dict[str, Any]) -> Any:
     return {}
 
 
+def _latency(api: FakeBotAPI, body: dict[str, Any]) -> Any:
+    """Set a round trip when ``seconds`` is given (``method`` for one method); show them all."""
+    if "seconds" in body:
+        api.set_latency(float(body["seconds"]), method=body.get("method"))
+    return api.latency
+
+
 def _calls(api: FakeBotAPI, body: dict[str, Any]) -> Any:
     return {"calls": [asdict(c) for c in api.calls]}
 
@@ -83,6 +82,34 @@ def _reset_stats(api: FakeBotAPI, body: dict[str, Any]) -> Any:
     return {}
 
 
+def _add_user(api: FakeBotAPI, body: dict[str, Any]) -> Any:
+    return {"user": api.add_user(**body)}
+
+
+def _add_group(api: FakeBotAPI, body: dict[str, Any]) -> Any:
+    members = body.pop("members", None)
+    if members is not None:
+        body["members"] = {int(k): v for k, v in members.items()}
+    return {"chat": api.add_group(**body)}
+
+
+def _block(api: FakeBotAPI, body: dict[str, Any]) -> Any:
+    return {"update": api.block_bot(**body)}
+
+
+def _unblock(api: FakeBotAPI, body: dict[str, Any]) -> Any:
+    return {"update": api.unblock_bot(**body)}
+
+
+def _member_status(api: FakeBotAPI, body: dict[str, Any]) -> Any:
+    return {"update": api.set_member_status(**body)}
+
+
+def _advance_time(api: FakeBotAPI, body: dict[str, Any]) -> Any:
+    api.advance_time(float(body["seconds"]))
+    return {}
+
+
 def _reset(api: FakeBotAPI, body: dict[str, Any]) -> Any:
     api.reset()
     return {}
@@ -93,12 +120,19 @@ _SIMPLE: dict[str, _Route] = {
     "webhook": _webhook,
     "webhook_error": _webhook_error,
     "fail_next": _fail_next,
+    "latency": _latency,
     "calls": _calls,
     "stats": _stats,
     "pending": _pending,
     "file": _file,
     "reset_stats": _reset_stats,
     "reset": _reset,
+    "add_user": _add_user,
+    "add_group": _add_group,
+    "block": _block,
+    "unblock": _unblock,
+    "member_status": _member_status,
+    "advance_time": _advance_time,
 }
 
 

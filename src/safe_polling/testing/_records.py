@@ -27,6 +27,8 @@ class Call:
         token (:obj:`str`): The bot token of the request.
         time (:obj:`float`): Unix time the request arrived.
         status (:obj:`int`): HTTP status of the answer (200, 400, 409, ...).
+        description (:obj:`str`): The error description answered (``""`` on success), e.g.
+            ``"Bad Request: chat not found"``.
 
     .. versionadded:: 0.1.0
     """
@@ -36,6 +38,7 @@ class Call:
     token: str = field(repr=False)
     time: float
     status: int = 200
+    description: str = ""
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Call:

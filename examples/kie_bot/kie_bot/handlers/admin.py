@@ -112,9 +112,13 @@ async def refund(update: Update, context: Context) -> None:
         await _reply(update, t(lang, "admin_refund_failed", error=exc.message))
         return
     try:
-        await storage.store.subtract_user_balance_async(
-            user_id, payment.credits, reason="stars refund", idempotency_key=f"unstars:{charge_id}"
-        )
+        if payment.credits:  # a payment that matched no package credited nothing
+            await storage.store.subtract_user_balance_async(
+                user_id,
+                payment.credits,
+                reason="stars refund",
+                idempotency_key=f"unstars:{charge_id}",
+            )
     except InsufficientFunds:
         # Spent between the check and now: the Stars are back already; log for the operator.
         log.error("refunded payment %s but the user's credits were spent meanwhile", charge_id)

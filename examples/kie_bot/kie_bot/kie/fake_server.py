@@ -56,6 +56,10 @@ class Outcome:
         delay (:obj:`float`): Seconds to wait before answering the create.
         never_finish (:obj:`bool`): Stay pending forever (for timeouts).
         media_size (:obj:`int`): Pad the served media to this many bytes (0: tiny).
+        result_urls (tuple[:obj:`str`, ...] | :obj:`None`): Report these result URLs instead
+            of the fake's own media (an empty tuple: success with no result at all).
+        redirect_to (:obj:`str` | :obj:`None`): The task's media answers ``302`` to this
+            location instead of the file.
 
     .. versionadded:: 0.1.0
     """
@@ -68,6 +72,8 @@ class Outcome:
     delay: float = 0.0
     never_finish: bool = False
     media_size: int = 0
+    result_urls: tuple[str, ...] | None = None
+    redirect_to: str | None = None
 
 
 @dataclass(frozen=True)
@@ -357,6 +363,8 @@ class FakeKie:
         task = self.tasks.get(task_id.rsplit("-", 1)[0])
         if task is None or ext not in _MEDIA:
             raise web.HTTPNotFound()
+        if task.outcome.redirect_to is not None:
+            raise web.HTTPFound(task.outcome.redirect_to)
         content_type, content = _MEDIA[ext]
         if task.outcome.media_size > len(content):
             content = content + b"\x00" * (task.outcome.media_size - len(content))
@@ -369,6 +377,12 @@ def _envelope(
     text = "success" if code == 200 else _MESSAGES.get(code, f"error {code}")
     body = {"code": code, message_key: text, "data": data}
     return web.json_response(body, status=http_status or 200)
+
+
+def _urls(task: _Task, own: list[str]) -> list[str]:
+    """The result URLs to report: the outcome's override, else the fake's own media."""
+    override = task.outcome.result_urls
+    return own if override is None else list(override)
 
 
 def _market_status(task: _Task, done: bool, base: str) -> dict[str, Any]:
@@ -384,7 +398,8 @@ def _market_status(task: _Task, done: bool, base: str) -> dict[str, Any]:
     if done and task.outcome.fail:
         data.update(state="fail", failCode="501", failMsg=task.outcome.fail)
     elif done:
-        data.update(state="success", resultJson=json.dumps({"resultUrls": [f"{base}.png"]}))
+        urls = _urls(task, [f"{base}.png"])
+        data.update(state="success", resultJson=json.dumps({"resultUrls": urls}))
     return data
 
 
@@ -395,9 +410,9 @@ def _flagged_status(ext: str, url_key: str, many: bool) -> Any:
             data.update(successFlag=2, errorCode=501, errorMessage=task.outcome.fail)
             data["status"] = "GENERATE_FAILED"
         elif done:
-            url = f"{base}.{ext}"
+            urls = _urls(task, [f"{base}.{ext}"])
             data.update(successFlag=1, status="SUCCESS")
-            data["response"] = {url_key: [url] if many else url}
+            data["response"] = {url_key: urls if many else next(iter(urls), "")}
         return data
 
     return build
@@ -408,9 +423,8 @@ def _suno_status(task: _Task, done: bool, base: str) -> dict[str, Any]:
     if done and task.outcome.fail:
         data.update(status="GENERATE_AUDIO_FAILED", errorMessage=task.outcome.fail)
     elif done:
-        tracks = [
-            {"audioUrl": f"{base}-{i}.mp3", "title": "Song", "duration": 1.0} for i in (1, 2)
-        ]
+        urls = _urls(task, [f"{base}-{i}.mp3" for i in (1, 2)])
+        tracks = [{"audioUrl": url, "title": "Song", "duration": 1.0} for url in urls]
         data.update(status="SUCCESS", response={"sunoData": tracks})
     elif task.polls > 1:
         data["status"] = "TEXT_SUCCESS"

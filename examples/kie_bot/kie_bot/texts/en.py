@@ -58,6 +58,7 @@ TEXTS: dict[str, str] = {
     "reason_busy": "the service is overloaded right now, try again in a minute.",
     "reason_unavailable": "the service is temporarily unavailable, try again later.",
     "reason_rejected": "the request was rejected ({error}).",
+    "reason_no_result": "the service finished without a result.",
     "reason_interrupted": "it was interrupted before it started.",
     "cancelled": "Cancelled.",
     "error_generic": "Something went wrong on our side. Please try again in a minute.",
@@ -72,6 +73,8 @@ TEXTS: dict[str, str] = {
     "payment_ok": "⭐ Payment received: +{credits} credits. Balance: {balance}.",
     "history_empty": "You have no generations yet.",
     "history_header": "Your last generations:",
+    "history_long_link": "(link too long to show)",
+    "history_more": "… older entries do not fit here.",
     "history_line": "{date} · {title} · {state} · {price} cr",
     "state_created": "starting",
     "state_charged": "starting",
@@ -85,6 +88,10 @@ TEXTS: dict[str, str] = {
     "admin_grant_ok": "Granted {credits} credits to {user}. Their balance: {balance}.",
     "admin_refund_usage": "Usage: /refund <user_id> <telegram_payment_charge_id>",
     "admin_refund_unknown": "No such payment for this user.",
+    "admin_payment_unmatched": (
+        "⚠️ Payment {charge} from user {user} ({amount} Stars) matches no package on sale "
+        "and was not credited. Refund it with /refund {user} {charge}."
+    ),
     "admin_refund_done_before": "This payment was already refunded.",
     "admin_refund_insufficient": (
         "The user has {balance} credits left, {credits} needed: not refunded."

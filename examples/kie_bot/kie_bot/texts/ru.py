@@ -61,6 +61,7 @@ TEXTS: dict[str, str] = {
     "reason_busy": "сервис сейчас перегружен, попробуйте через минуту.",
     "reason_unavailable": "сервис временно недоступен, попробуйте позже.",
     "reason_rejected": "запрос отклонён ({error}).",
+    "reason_no_result": "сервис завершил задачу без результата.",
     "reason_interrupted": "генерация прервалась до запуска.",
     "cancelled": "Отменено.",
     "error_generic": "Что-то пошло не так на нашей стороне. Попробуйте ещё раз через минуту.",
@@ -75,6 +76,8 @@ TEXTS: dict[str, str] = {
     "payment_ok": "⭐ Оплата получена: +{credits} кредитов. Баланс: {balance}.",
     "history_empty": "У вас пока нет генераций.",
     "history_header": "Ваши последние генерации:",
+    "history_long_link": "(ссылка слишком длинная)",
+    "history_more": "… более ранние записи не поместились.",
     "history_line": "{date} · {title} · {state} · {price} кр",
     "state_created": "запуск",
     "state_charged": "запуск",
@@ -88,6 +91,10 @@ TEXTS: dict[str, str] = {
     "admin_grant_ok": "Начислено {credits} кредитов пользователю {user}. Его баланс: {balance}.",
     "admin_refund_usage": "Формат: /refund <user_id> <telegram_payment_charge_id>",
     "admin_refund_unknown": "У этого пользователя нет такого платежа.",
+    "admin_payment_unmatched": (
+        "⚠️ Платёж {charge} от пользователя {user} ({amount} Stars) не совпадает ни с одним "
+        "пакетом и не зачислен. Вернуть: /refund {user} {charge}."
+    ),
     "admin_refund_done_before": "Этот платёж уже возвращён.",
     "admin_refund_insufficient": (
         "У пользователя осталось {balance} кредитов, нужно {credits}: возврат не сделан."
