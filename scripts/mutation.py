@@ -29,6 +29,7 @@ import ast
 import copy
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -45,9 +46,9 @@ EQUIVALENT_FILE = Path(__file__).with_name("mutation-equivalent.txt")
 # Module (under src/safe_polling) -> the tests that guard it. Unit-level tests come
 # first and ``-x`` stops at the first failure, so a killed mutant costs seconds.
 MODULES: dict[str, list[str]] = {
-    "_gate.py": ["tests/core/test_gate_fence.py"],
+    "_gate.py": ["tests/core/test_gate_fence.py", "tests/core/test_start_round_trips.py"],
     "_delivery.py": ["tests/delivery/test_tracker_offsets.py", "tests/core/test_gate_fence.py"],
-    "_redaction.py": ["tests/core/test_redaction.py"],
+    "_redaction.py": ["tests/core/test_redaction.py", "tests/core/test_redaction_paths.py"],
     "db/_store.py": [
         "tests/db/test_store_contract.py",
         "tests/db/test_balances.py",
@@ -368,7 +369,12 @@ def _run_tests(tree: Path, tests: list[str], timeout: float) -> tuple[str, float
     return ("passed" if proc.returncode == 0 else "failed"), time.monotonic() - started
 
 
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)  # unwinds: the copy of the tree is removed
+
+
 def main() -> int:
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--module", action="append", choices=sorted(MODULES))
     parser.add_argument("--match", default="", help="only mutants whose description has this")
