@@ -53,7 +53,6 @@ MODULES: dict[str, list[str]] = {
         "tests/db/test_store_contract.py",
         "tests/db/test_balances.py",
         "tests/db/test_urls.py",
-        "tests/db/test_errors.py",
     ],
     "lease/_base.py": [
         "tests/lease/test_common.py",

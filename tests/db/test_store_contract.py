@@ -72,6 +72,21 @@ async def test_the_ledger_limit_keeps_the_newest(store: BalanceStore) -> None:
     assert [e.delta for e in await store.ledger(USER, limit=2)] == [5, 4]
 
 
+async def test_the_database_lent_to_the_application(store: BalanceStore) -> None:
+    await store.apply_migrations(
+        "contract", ["CREATE TABLE notes (id INTEGER PRIMARY KEY, t TEXT)"]
+    )
+    assert await store.execute("INSERT INTO notes (id, t) VALUES ($1, $2)", 1, "a") == 1
+    assert await store.execute("INSERT INTO notes (id, t) VALUES ($1, $2)", 2, "b") == 1
+    assert await store.execute("UPDATE notes SET t = $1", "c") == 2
+    assert await store.fetch_one("SELECT t FROM notes WHERE id = $1", 2) == {"t": "c"}
+    assert await store.fetch_one("SELECT t FROM notes WHERE id = $1", 3) is None
+    assert await store.fetch_all("SELECT id FROM notes ORDER BY id") == [{"id": 1}, {"id": 2}]
+    async with store.transaction() as tx:
+        assert await tx.execute("DELETE FROM notes WHERE id = $1", 1) == 1
+    assert await store.fetch_all("SELECT id FROM notes") == [{"id": 2}]
+
+
 async def test_async_with_gives_the_store_itself_and_closes_it(store_url: str) -> None:
     store = await open_balance_store(store_url)
     async with store as entered:

@@ -307,8 +307,8 @@ async def test_expired_records_are_ignored_and_pruned_on_open(
     first = ProcessedUpdates(sqlite_store, BOT)
     await first.open()
     now = int(time.time())
-    await _insert_at(sqlite_store, 1, now - RETENTION - 60)  # expired
-    await _insert_at(sqlite_store, 2, now - RETENTION + 60)  # still within the retention
+    await _insert_at(sqlite_store, 1, now - RETENTION - 30)  # expired
+    await _insert_at(sqlite_store, 2, now - RETENTION + 30)  # still within the retention
     # After a week without updates Telegram may reuse ids: an expired record is no proof.
     assert await first.handled_among([1, 2]) == {2}
     second = ProcessedUpdates(sqlite_store, BOT)
