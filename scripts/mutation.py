@@ -55,6 +55,7 @@ MODULES: dict[str, list[str]] = {
         "tests/db/test_urls.py",
     ],
     "lease/_base.py": [
+        "tests/lease/test_base.py",
         "tests/lease/test_common.py",
         "tests/lease/test_env.py",
         "tests/lease/test_file.py",
