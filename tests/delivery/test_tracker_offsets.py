@@ -10,6 +10,7 @@ INSERTs, the periodic prune, and the recorder's retry after a database error.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 import uuid
@@ -17,12 +18,17 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from telegram import Update
+from telegram.ext import ApplicationBuilder, SimpleUpdateProcessor
 
 from safe_polling._delivery import (
     DeliveryTracker,
     ProcessedUpdates,
+    TrackingUpdateProcessor,
     encode_updates,
     filter_payload,
+    install_tracking,
+    remove_tracking,
 )
 from safe_polling.db import BalanceStore, open_balance_store
 
@@ -195,7 +201,7 @@ async def test_closing_right_after_an_update_finishes_does_not_hang(
     await tracker.accept(updates(1, 2))
     tracker.handled(1)  # starts the recorder, which now waits for more to finish
     # Until the recorder is parked on its event (inside its coalescing wait).
-    await eventually(lambda: tracker._changed._waiters)  # type: ignore[attr-defined]
+    await eventually(lambda: tracker._changed._waiters)
     tracker.handled(2)  # sets the event ...
     closing = asyncio.ensure_future(tracker.aclose())  # ... and cancels, in one step
     done, _ = await asyncio.wait({closing}, timeout=10)
@@ -205,6 +211,89 @@ async def test_closing_right_after_an_update_finishes_does_not_hang(
         await closing
     assert done, "aclose() hung: the recorder lost its cancellation"
     assert await recorded(tracker.processed.store) == {1, 2}
+
+
+async def test_a_poll_bringing_back_only_updates_in_flight_waits_for_one_to_finish(
+    tracker: DeliveryTracker,
+) -> None:
+    await tracker.accept(updates(10))
+    # Telegram sends 10 again (not confirmed): answering at once would make PTB poll again
+    # at once, over and over, while the handler runs.
+    again = asyncio.ensure_future(tracker.accept(updates(10)))
+    for _ in range(3):
+        await asyncio.sleep(0)
+    assert not again.done()
+    tracker.handled(10)  # progress wakes it, without waiting out the pause
+    for _ in range(20):
+        await asyncio.sleep(0)
+    assert again.done()
+    assert again.result() == []
+
+
+async def test_room_to_poll_is_judged_by_updates_in_flight(tracker: DeliveryTracker) -> None:
+    async def waits() -> bool:
+        room = asyncio.ensure_future(tracker.wait_for_room())
+        await asyncio.sleep(0)
+        waiting = not room.done()
+        room.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await room
+        return waiting
+
+    assert not await waits()  # nothing in flight
+    await tracker.accept(updates(*range(1, 50)))
+    assert not await waits()  # 49 in flight: room enough
+    await tracker.accept(updates(50))
+    assert await waits()  # 50: half of Telegram's window
+    tracker.handled(50)
+    assert not await waits()  # handled ones do not count
+
+
+class RecordingProcessor(SimpleUpdateProcessor):
+    def __init__(self) -> None:
+        super().__init__(4)
+        self.events: list[str] = []
+
+    async def initialize(self) -> None:
+        self.events.append("initialize")
+
+    async def shutdown(self) -> None:
+        self.events.append("shutdown")
+
+
+async def test_the_processor_reports_each_update_when_its_handler_ends(
+    tracker: DeliveryTracker,
+) -> None:
+    application = ApplicationBuilder().token("123456:fake").build()
+    inner = RecordingProcessor()
+    application._update_processor = inner
+    install_tracking(application, tracker)
+    install_tracking(application, tracker)  # idempotent: one wrapper
+    processor = application.update_processor
+    assert isinstance(processor, TrackingUpdateProcessor)
+    assert processor.inner is inner
+    assert processor.max_concurrent_updates == 4
+    await processor.initialize()
+    await tracker.accept(updates(1, 2))
+
+    async def handler_ok() -> None:
+        return None
+
+    async def handler_fails() -> None:
+        raise RuntimeError("handler failed")
+
+    await processor.process_update(Update(1), handler_ok())
+    assert tracker.offset(3) == 2
+    with pytest.raises(RuntimeError):
+        await processor.process_update(Update(2), handler_fails())
+    assert tracker.offset(3) == 3  # failed into the error handler: handled all the same
+    await processor.process_update(object(), handler_ok())  # not an Update: nothing to report
+    await processor.shutdown()
+    assert inner.events == ["initialize", "shutdown"]
+    remove_tracking(application)
+    assert application.update_processor is inner
+    remove_tracking(application)  # not installed: nothing to undo
+    assert application.update_processor is inner
 
 
 # -- the recorder after a database error -----------------------------------------------
