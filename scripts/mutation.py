@@ -46,8 +46,16 @@ EQUIVALENT_FILE = Path(__file__).with_name("mutation-equivalent.txt")
 # Module (under src/safe_polling) -> the tests that guard it. Unit-level tests come
 # first and ``-x`` stops at the first failure, so a killed mutant costs seconds.
 MODULES: dict[str, list[str]] = {
-    "_gate.py": ["tests/core/test_gate_fence.py", "tests/core/test_start_round_trips.py"],
-    "_delivery.py": ["tests/delivery/test_tracker_offsets.py", "tests/core/test_gate_fence.py"],
+    "_gate.py": [
+        "tests/core/test_gate_fence.py",
+        "tests/core/test_start_round_trips.py",
+        "tests/metrics/test_metrics_unit.py",
+    ],
+    "_delivery.py": [
+        "tests/delivery/test_tracker_offsets.py",
+        "tests/core/test_gate_fence.py",
+        "tests/metrics/test_metrics_unit.py",
+    ],
     "_redaction.py": ["tests/core/test_redaction.py", "tests/core/test_redaction_paths.py"],
     "db/_store.py": [
         "tests/db/test_store_contract.py",

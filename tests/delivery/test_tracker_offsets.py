@@ -245,6 +245,9 @@ async def test_room_to_poll_is_judged_by_updates_in_flight(tracker: DeliveryTrac
     assert not await waits()  # 49 in flight: room enough
     await tracker.accept(updates(50))
     assert await waits()  # 50: half of Telegram's window
+    async with asyncio.timeout(10):
+        await tracker.wait_for_room()  # without progress, the wait is brief: it ends itself
+        assert await tracker.accept(updates(50)) == []  # and so does the in-flight pause
     tracker.handled(50)
     assert not await waits()  # handled ones do not count
 
@@ -350,14 +353,15 @@ async def test_the_recorder_retries_after_a_database_error_and_pauses_between_tr
 async def test_marking_more_ids_than_one_insert_holds(store: BalanceStore) -> None:
     record = ProcessedUpdates(store, bot_id=BOT)
     await record.open()
-    # Above 400 ids the record writes several INSERTs in one transaction; 20,000 ids
-    # also exceed what one statement may carry (32,767 parameters on PostgreSQL).
-    many = list(range(1, 20_001))
+    # Above 400 ids the record writes several INSERTs in one transaction. 40,000 ids (one
+    # parameter each) would not fit in one statement: PostgreSQL allows 32,767 parameters,
+    # SQLite 32,766.
+    many = list(range(1, 40_001))
     await record.mark(many)
     assert await recorded(store) == set(many)
     assert await record.handled_among(many) == set(many)
-    await record.mark([1, 2, 20_001])  # already recorded ids are not an error
-    assert len(await recorded(store)) == 20_001
+    await record.mark([1, 2, 40_001])  # already recorded ids are not an error
+    assert len(await recorded(store)) == 40_001
 
 
 async def test_marking_exactly_one_insert_and_one_more(store: BalanceStore) -> None:
