@@ -60,6 +60,7 @@ MODULES: dict[str, list[str]] = {
     "db/_store.py": [
         "tests/db/test_store_contract.py",
         "tests/db/test_balances.py",
+        "tests/db/test_schema_and_sql.py",
         "tests/db/test_urls.py",
     ],
     "lease/_base.py": [
