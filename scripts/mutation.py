@@ -238,7 +238,7 @@ class _Finder(ast.NodeVisitor):
             self._add(f"drop `not` in `{_describe(node)}`", node, node.operand)
         self.generic_visit(node)
 
-    def visit_BinOp(self, node: ast.BinOp) -> None:
+    def _swap_operator(self, node: ast.BinOp | ast.AugAssign) -> None:
         swap = _BINOP_SWAPS.get(type(node.op))
         if swap is not None:
             new = copy.deepcopy(node)
@@ -246,13 +246,8 @@ class _Finder(ast.NodeVisitor):
             self._add(f"`{_describe(node)}` -> `{_describe(new)}`", node, new)
         self.generic_visit(node)
 
-    def visit_AugAssign(self, node: ast.AugAssign) -> None:
-        swap = _BINOP_SWAPS.get(type(node.op))
-        if swap is not None:
-            new = copy.deepcopy(node)
-            new.op = swap()
-            self._add(f"`{_describe(node)}` -> `{_describe(new)}`", node, new)
-        self.generic_visit(node)
+    visit_BinOp = _swap_operator
+    visit_AugAssign = _swap_operator
 
     def visit_If(self, node: ast.If) -> None:
         if _is_type_checking(node):

@@ -53,6 +53,16 @@ async def bot(api: FakeBotAPI) -> AsyncIterator[Bot]:
         yield the_bot
 
 
+@pytest.fixture
+async def tracker(tmp_path: Path) -> AsyncIterator[DeliveryTracker]:
+    async with open_balance_store(f"sqlite:///{tmp_path / 'bot.sqlite3'}") as store:
+        processed = ProcessedUpdates(store, bot_id=1)
+        await processed.open()
+        the_tracker = DeliveryTracker(processed)
+        yield the_tracker
+        await the_tracker.aclose()
+
+
 def get_updates_seen(api: FakeBotAPI) -> int:
     return len(api.calls_to("getUpdates"))
 
@@ -146,60 +156,48 @@ async def test_a_closed_gate_does_not_stamp_the_health_clock(bot: Bot) -> None:
 
 
 async def test_the_gate_sends_the_offset_the_tracker_allows(
-    api: FakeBotAPI, bot: Bot, tmp_path: Path
+    api: FakeBotAPI, bot: Bot, tracker: DeliveryTracker
 ) -> None:
-    async with open_balance_store(f"sqlite:///{tmp_path / 'bot.sqlite3'}") as store:
-        processed = ProcessedUpdates(store, bot_id=1)
-        await processed.open()
-        tracker = DeliveryTracker(processed)
-        install_gate(bot, None, None, tracker)
-        first = api.inject_message(USER, "one")["update_id"]
-        second = api.inject_message(USER, "two")["update_id"]
-        got = await bot.get_updates(timeout=0)
-        assert [u.update_id for u in got] == [first, second]
-        assert api.calls_to("getUpdates")[-1].params == {"timeout": 0}  # nothing to confirm
-        tracker.handled(second)  # "one" is still in its handler
-        # PTB asks to confirm both; the gate confirms nothing at or past "one", and keeps
-        # every other parameter as PTB sent it.
-        assert (
-            await bot.get_updates(offset=second + 1, timeout=0, allowed_updates=["message"]) == ()
-        )
-        assert api.calls_to("getUpdates")[-1].params == {
-            "timeout": 0,
-            "allowed_updates": ["message"],
-            "offset": first,
-        }
-        assert [u["update_id"] for u in api.pending_updates()] == [first, second]
-        tracker.handled(first)
-        await bot.get_updates(offset=second + 1, timeout=0)
-        assert api.calls_to("getUpdates")[-1].params.get("offset") == second + 1
-        assert api.pending_updates() == []
-        await tracker.aclose()
+    install_gate(bot, None, None, tracker)
+    first = api.inject_message(USER, "one")["update_id"]
+    second = api.inject_message(USER, "two")["update_id"]
+    got = await bot.get_updates(timeout=0)
+    assert [u.update_id for u in got] == [first, second]
+    assert api.calls_to("getUpdates")[-1].params == {"timeout": 0}  # nothing to confirm
+    tracker.handled(second)  # "one" is still in its handler
+    # PTB asks to confirm both; the gate confirms nothing at or past "one", and keeps
+    # every other parameter as PTB sent it.
+    assert await bot.get_updates(offset=second + 1, timeout=0, allowed_updates=["message"]) == ()
+    assert api.calls_to("getUpdates")[-1].params == {
+        "timeout": 0,
+        "allowed_updates": ["message"],
+        "offset": first,
+    }
+    assert [u["update_id"] for u in api.pending_updates()] == [first, second]
+    tracker.handled(first)
+    await bot.get_updates(offset=second + 1, timeout=0)
+    assert api.calls_to("getUpdates")[-1].params.get("offset") == second + 1
+    assert api.pending_updates() == []
 
 
 async def test_a_poll_waits_while_half_of_telegrams_window_is_in_flight(
-    api: FakeBotAPI, bot: Bot, tmp_path: Path
+    api: FakeBotAPI, bot: Bot, tracker: DeliveryTracker
 ) -> None:
-    async with open_balance_store(f"sqlite:///{tmp_path / 'bot.sqlite3'}") as store:
-        processed = ProcessedUpdates(store, bot_id=1)
-        await processed.open()
-        tracker = DeliveryTracker(processed)
-        install_gate(bot, None, None, tracker)
-        sent = [api.inject_message(USER, f"m{n}")["update_id"] for n in range(50)]
-        assert len(await bot.get_updates(timeout=0)) == 50  # all 50 now in their handlers
-        polls = get_updates_seen(api)
-        # Telegram answers at most 100 from the offset, which stays at the oldest of the 50:
-        # polling now would mostly bring those back. The poll waits (briefly) for room.
-        poll = asyncio.ensure_future(bot.get_updates(offset=sent[-1] + 1, timeout=0))
-        done, _ = await asyncio.wait({poll}, timeout=0.1)
-        assert not done
-        assert get_updates_seen(api) == polls
-        tracker.handled(sent[0])  # room again: the poll goes out at once
-        await asyncio.wait_for(poll, 10)
-        assert api.calls_to("getUpdates")[-1].params["offset"] == sent[1]
-        for uid in sent[1:]:
-            tracker.handled(uid)
-        await tracker.aclose()
+    install_gate(bot, None, None, tracker)
+    sent = [api.inject_message(USER, f"m{n}")["update_id"] for n in range(50)]
+    assert len(await bot.get_updates(timeout=0)) == 50  # all 50 now in their handlers
+    polls = get_updates_seen(api)
+    # Telegram answers at most 100 from the offset, which stays at the oldest of the 50:
+    # polling now would mostly bring those back. The poll waits (briefly) for room.
+    poll = asyncio.ensure_future(bot.get_updates(offset=sent[-1] + 1, timeout=0))
+    done, _ = await asyncio.wait({poll}, timeout=0.1)
+    assert not done
+    assert get_updates_seen(api) == polls
+    tracker.handled(sent[0])  # room again: the poll goes out at once
+    await asyncio.wait_for(poll, 10)
+    assert api.calls_to("getUpdates")[-1].params["offset"] == sent[1]
+    for uid in sent[1:]:
+        tracker.handled(uid)
 
 
 async def test_install_is_idempotent_and_remove_restores_the_request(bot: Bot) -> None:

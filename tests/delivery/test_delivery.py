@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import signal
-import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -32,17 +30,6 @@ async def handler_runs(url: str) -> dict[int, int]:
 @pytest.fixture
 def sqlite_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'bot.sqlite3'}"
-
-
-@pytest.fixture
-async def pg_url(pg_dsn: str) -> AsyncIterator[str]:
-    schema = f"delivery_{uuid.uuid4().hex[:12]}"
-    async with open_balance_store(pg_dsn) as admin:
-        await admin.execute(f"CREATE SCHEMA {schema}")
-        try:
-            yield f"{pg_dsn}?search_path={schema}"
-        finally:
-            await admin.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

@@ -13,7 +13,6 @@ import asyncio
 import contextlib
 import logging
 import time
-import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -31,6 +30,8 @@ from safe_polling._delivery import (
     remove_tracking,
 )
 from safe_polling.db import BalanceStore, open_balance_store
+
+from .conftest import eventually
 
 BOT = 777
 # Telegram keeps unconfirmed updates for 24 h; the record keeps twice that. Written out
@@ -53,15 +54,9 @@ async def sqlite_store(tmp_path: Path) -> AsyncIterator[BalanceStore]:
 
 
 @pytest.fixture
-async def pg_store(pg_dsn: str) -> AsyncIterator[BalanceStore]:
-    schema = f"tracker_{uuid.uuid4().hex[:12]}"
-    async with open_balance_store(pg_dsn) as admin:
-        await admin.execute(f"CREATE SCHEMA {schema}")
-        try:
-            async with open_balance_store(f"{pg_dsn}?search_path={schema}") as store:
-                yield store
-        finally:
-            await admin.execute(f"DROP SCHEMA {schema} CASCADE")
+async def pg_store(pg_url: str) -> AsyncIterator[BalanceStore]:
+    async with open_balance_store(pg_url) as store:
+        yield store
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -91,17 +86,6 @@ async def recorded(store: BalanceStore, bot_id: int = BOT) -> set[int]:
         "SELECT update_id FROM safe_polling_processed_updates WHERE bot_id = $1", bot_id
     )
     return {int(r["update_id"]) for r in rows}
-
-
-async def eventually(check: object, timeout: float = 10.0) -> None:
-    async with asyncio.timeout(timeout):
-        while True:
-            result = check()  # type: ignore[operator]
-            if asyncio.iscoroutine(result):
-                result = await result
-            if result:
-                return
-            await asyncio.sleep(0.01)
 
 
 # -- the offset, exactly ----------------------------------------------------------------
