@@ -259,7 +259,8 @@ class DeliveryTracker:
         while self._in_flight() >= _WINDOW_ROOM and loop.time() < deadline:
             self._progress.clear()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._progress.wait(), deadline - loop.time())
+                async with asyncio.timeout(deadline - loop.time()):
+                    await self._progress.wait()
 
     def _in_flight(self) -> int:
         return sum(1 for handled in self._outstanding.values() if not handled)
@@ -344,6 +345,8 @@ class DeliveryTracker:
         # Record soon after handling, not only at the next getUpdates: a crash
         # in between would otherwise get a handled update handled again.
         # Updates finishing meanwhile are written together, in one transaction.
+        # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a cancellation
+        # that arrives as the event is set, and aclose() then waited for ever.
         loop = asyncio.get_running_loop()
         while True:
             await self._changed.wait()
@@ -351,7 +354,8 @@ class DeliveryTracker:
             while self._handled_count() < _RECORD_BATCH and loop.time() < deadline:
                 self._changed.clear()
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._changed.wait(), deadline - loop.time())
+                    async with asyncio.timeout(deadline - loop.time()):
+                        await self._changed.wait()
             self._changed.clear()
             try:
                 await self.record_handled()
@@ -387,7 +391,8 @@ class DeliveryTracker:
     async def _wait_for_progress(self) -> None:
         # Not the recorder's event: waiting must not steal its wake-ups.
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._progress.wait(), _IN_FLIGHT_PAUSE)
+            async with asyncio.timeout(_IN_FLIGHT_PAUSE):
+                await self._progress.wait()
         self._progress.clear()
 
 
