@@ -267,3 +267,19 @@ async def test_mark_and_sent_since_filter_without_copying_history(
         "new",
     ]
     assert fake_bot_api.mark() == mark + 3 == fake_bot_api.sent_count
+
+
+async def test_stars_payments_show_in_balance_and_transactions(
+    bot: Bot, fake_bot_api: FakeBotAPI
+) -> None:
+    fake_bot_api.inject_successful_payment(USER, "pack", 50, "charge-a")
+    fake_bot_api.inject_successful_payment(USER, "pack", 20, "charge-b")
+    assert (await bot.get_my_star_balance()).amount == 70
+    assert await bot.refund_star_payment(USER, "charge-a")
+    assert (await bot.get_my_star_balance()).amount == 20
+    history = (await bot.get_star_transactions()).transactions
+    assert [(t.id, t.amount, t.source is None) for t in history] == [
+        ("charge-a", 50, False),
+        ("charge-b", 20, False),
+        ("charge-a", 50, True),  # the refund goes to the user
+    ]
