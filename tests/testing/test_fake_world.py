@@ -16,6 +16,7 @@ from telegram import (
     InputTextMessageContent,
     LabeledPrice,
     ReactionTypeEmoji,
+    ReplyParameters,
     ShippingOption,
     Update,
 )
@@ -89,6 +90,13 @@ async def test_stored_messages_follow_telegrams_rules(bot: Bot, fake_bot_api: Fa
     assert sent.reply_to_message.text == "first"
     with pytest.raises(BadRequest, match="Message to be replied not found"):
         await bot.send_message(USER, "x", reply_to_message_id=99)
+    quoting = await bot.send_message(
+        USER, "quoting", reply_parameters=ReplyParameters(1, quote="irs")
+    )
+    assert quoting.quote is not None
+    assert (quoting.quote.text, quoting.quote.position) == ("irs", 1)
+    with pytest.raises(BadRequest, match="Quote_text_invalid"):
+        await bot.send_message(USER, "x", reply_parameters=ReplyParameters(1, quote="nope"))
     with pytest.raises(BadRequest, match="Message can't be edited"):
         await bot.edit_message_text("changed", chat_id=USER, message_id=1)
     fake_bot_api.add_group(GROUP)
