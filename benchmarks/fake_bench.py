@@ -10,7 +10,8 @@ this measures the fake and PTB, not the network; the latency option is another c
 
 * ``baseline``: the fake at ``--baseline``, its package copied from git into a temporary
   directory and imported under another name;
-* ``current``: the fake of this checkout.
+* ``current``: the fake of this checkout; also run alone with a simulated round trip on
+  every call (``--latency``, default 60 ms, the distance from a cloud region to Telegram).
 
 Each trial declares the users, injects the messages from 50 users up front, starts a PTB
 ``Application`` (``concurrent_updates(8)``) and times until its handler is done with all of
@@ -66,8 +67,9 @@ def load_baseline(revision: str, into: Path) -> ModuleType:
     return importlib.import_module("baseline_fake")
 
 
-async def trial(fake: Any, updates: int, answer: bool) -> float:
-    """Seconds for a PTB bot to handle ``updates`` messages (answering each if ``answer``)."""
+async def trial(fake: Any, updates: int, answer: bool, latency: float = 0.0) -> float:
+    """Seconds for a PTB bot to handle ``updates`` messages (answering each if ``answer``),
+    every call taking a ``latency`` round trip."""
     handled = 0
     done = asyncio.Event()
 
@@ -81,6 +83,8 @@ async def trial(fake: Any, updates: int, answer: bool) -> float:
             done.set()
 
     async with fake.FakeBotAPI() as api:
+        if latency:
+            api.set_latency(latency)
         if hasattr(api, "add_user"):
             for user in range(1, USERS + 1):
                 api.add_user(user)
@@ -106,6 +110,7 @@ async def main() -> None:
     parser.add_argument("--replies", type=int, default=500)
     parser.add_argument("--trials", type=int, default=5)
     parser.add_argument("--baseline", default="main")
+    parser.add_argument("--latency", type=float, default=60.0, help="ms; 0 skips that run")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         baseline = load_baseline(args.baseline, Path(tmp))
@@ -129,6 +134,15 @@ async def main() -> None:
             spread = f"{min(rates):.0f}-{max(rates):.0f}"
             print(f"  {handler:5} x{size:<5} {name:8} {medians[name]:7.0f}  ({spread})")
         print(f"  {handler:5} current/baseline: {medians['current'] / medians['baseline']:.2f}x")
+    if args.latency:
+        # Only this fake simulates a round trip; the baseline has no latency option.
+        for handler, size in sizes.items():
+            rates = [
+                size / await trial(current_fake, size, handler == "reply", args.latency / 1000)
+                for _ in range(args.trials)
+            ]
+            median = statistics.median(rates)
+            print(f"  {handler:5} x{size:<5} current at {args.latency:.0f} ms: {median:7.0f}")
 
 
 if __name__ == "__main__":

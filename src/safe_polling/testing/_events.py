@@ -93,8 +93,25 @@ def successful_payment(
     telegram_payment_charge_id: str,
     currency: str = "XTR",
 ) -> dict[str, Any]:
-    """A service message with ``successful_payment``; the charge becomes refundable."""
+    """A service message with ``successful_payment``; the charge becomes refundable and, in
+    Telegram Stars, counts in the bot's balance and transactions."""
     state.charges.setdefault(telegram_payment_charge_id, (user_id, False))
+    if currency == "XTR":
+        state.star_balance += total_amount
+        partner = {
+            "type": "user",
+            "transaction_type": "invoice_payment",
+            "user": sender(state, user_id),
+            "invoice_payload": payload,
+        }
+        state.star_transactions.append(
+            {
+                "id": telegram_payment_charge_id,
+                "amount": total_amount,
+                "date": _objects.now(),
+                "source": partner,
+            }
+        )
     payment = {
         "currency": currency,
         "total_amount": total_amount,

@@ -157,7 +157,9 @@ class BotState:
     # (setMyName/setMyDescription/setMyShortDescription key, language) -> text
     profile: dict[tuple[str, str], str] = field(default_factory=dict)
     menu_buttons: dict[int, dict[str, Any]] = field(default_factory=dict)
+    # Telegram Stars the bot earned, and its StarTransactions (newest last)
     star_balance: int = 0
+    star_transactions: list[dict[str, Any]] = field(default_factory=list)
     clock: Clock = field(default_factory=Clock)
     flood: Limiter | None = None
     # counters
