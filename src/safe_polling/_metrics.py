@@ -41,6 +41,7 @@ __all__ = [
     "get_updates_call",
     "handler_failed",
     "install_metering",
+    "load_metrics",
     "loop_block_ended",
     "loop_block_seen",
     "metrics_registry",
@@ -162,8 +163,7 @@ class _Metrics:
         )
         self.backlog_source: Callable[[], int] | None = None
         self.backlog.set_function(self._backlog)
-        self.current_role = "starting"
-        self.role_since = time.monotonic()
+        self.role_since = time.monotonic()  # when the current role began
 
     def _backlog(self) -> float:
         source = self.backlog_source
@@ -185,6 +185,16 @@ def _active() -> _Metrics | None:
                     _metrics = _Metrics()
                 _looked = True
     return _metrics
+
+
+def load_metrics() -> None:
+    """Import prometheus_client and create the metrics now, if the extra is installed.
+
+    :func:`safe_polling.run_polling` calls it before its event loop starts: the import
+    takes 0.1-0.7 s on a loaded machine, which on the loop would be a block the watchdog
+    reports (and a bot that answers nothing meanwhile).
+    """
+    _active()
 
 
 def metrics_registry() -> CollectorRegistry:
@@ -244,7 +254,7 @@ def role_changed(old: str, new: str) -> None:
             metrics.lease_wait.observe(now - metrics.role_since)
     elif old == "leader" and new == "standby":
         metrics.lease_lost.inc()
-    metrics.current_role, metrics.role_since = new, now
+    metrics.role_since = now
 
 
 async def get_updates_call(request: Awaitable[tuple[int, bytes]]) -> tuple[int, bytes]:
@@ -321,6 +331,10 @@ class MeteredUpdateProcessor(BaseUpdateProcessor):
         super().__init__(inner.max_concurrent_updates)
         self.inner = inner
         self._metrics = metrics
+        # The (duration, count) children per update type: .labels() takes a lock and
+        # builds a key each time, two thirds of the per-update cost when not cached
+        # (benchmarks/metrics_bench.py).
+        self._children: dict[str, tuple[Any, Any]] = {}
 
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
         started = time.monotonic()
@@ -328,8 +342,13 @@ class MeteredUpdateProcessor(BaseUpdateProcessor):
             await self.inner.do_process_update(update, coroutine)
         finally:
             kind = _update_type(update)
-            self._metrics.update_seconds.labels(kind).observe(time.monotonic() - started)
-            self._metrics.handled.labels(kind).inc()
+            children = self._children.get(kind)
+            if children is None:
+                metrics = self._metrics
+                children = metrics.update_seconds.labels(kind), metrics.handled.labels(kind)
+                self._children[kind] = children
+            children[0].observe(time.monotonic() - started)
+            children[1].inc()
 
     async def initialize(self) -> None:
         await self.inner.initialize()
