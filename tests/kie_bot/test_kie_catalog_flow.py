@@ -17,6 +17,8 @@ from kie_harness import (
     balance_of,
     buttons,
     confirm,
+    data_starting,
+    press,
     running_bot,
     say,
     services_of,
@@ -131,3 +133,28 @@ async def test_a_file_too_large_for_telegram_is_refused_before_anything_is_charg
     await wait_markup(api, USER, "gen:go:", mark)
     assert list(fake_kie.uploads.values()) == [SAMPLE_FILES["audio"]]
     assert await balance_of(bot, USER) == 100_000
+
+
+async def test_an_optional_photo_can_be_skipped_and_is_then_not_sent(
+    fake_bot_api: FakeBotAPI, fake_kie: FakeKie, bot: Any
+) -> None:
+    api = fake_bot_api
+    mark = await say(api, USER, "/models")
+    menu = await wait_markup(api, USER, "cat:", mark)
+    mark = await press(api, USER, menu, "cat:image")
+    listing = await wait_markup(api, USER, "model:flux-pro", mark)
+    mark = await press(api, USER, listing, "model:flux-pro")
+    await api.wait_for_text(USER, "Describe", after=mark, timeout=WAIT)
+    mark = await say(api, USER, "a lighthouse")
+    options = await wait_markup(api, USER, "opt:", mark)
+    mark = await press(api, USER, options, "opt:1")
+    asked = await wait_markup(api, USER, "in:skip", mark)
+    assert "optional" in (asked.text or "")
+    mark = await press(api, USER, asked, "in:skip")
+    screen = await wait_markup(api, USER, "gen:go:", mark)
+    assert "Photos: 0" in (screen.text or "")
+    mark = await confirm(api, USER, data_starting(screen, "gen:go:"))
+    await api.wait_for("sendPhoto", chat_id=USER, after=mark, timeout=WAIT)
+    (request,) = fake_kie.created("flux")
+    assert "inputImage" not in request.body
+    assert request.body["aspectRatio"] == "16:9"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from kie_bot.catalog import Params, build_request, load_catalog
+from kie_bot.catalog import Params, load_catalog
 from kie_bot.kie import (
     Api,
     KieAuthError,
@@ -22,6 +22,7 @@ from kie_bot.kie import (
 )
 from kie_bot.kie.client import FAMILIES, text_of
 from kie_bot.kie.fake_server import TRANSCRIPT, FakeKie, Outcome, tiny_png
+from kie_bot.request_body import build_request
 
 MARKET_BODY = {"model": "google/nano-banana", "input": {"prompt": "a cat", "image_size": "1:1"}}
 CREATE = FAMILIES[Api.MARKET].create

@@ -15,11 +15,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kie_bot.catalog import CatalogError, Params, build_request, load_catalog, user_price
+from kie_bot.catalog import CatalogError, Params, load_catalog, user_price
 from kie_bot.config import ConfigError, load_settings
 from kie_bot.generations import GenerationService, PollSettings, StartResult
 from kie_bot.kie import Api, KieClient
 from kie_bot.kie.fake_server import FakeKie, Outcome
+from kie_bot.request_body import build_request
 from kie_bot.storage import State, Storage
 from kie_bot.tasks import GROUPS, INPUT_KINDS, TASKS
 from kie_bot.texts import LANGUAGES, lang_for, t

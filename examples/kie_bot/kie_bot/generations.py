@@ -30,7 +30,7 @@ from enum import StrEnum
 from typing import Protocol, TypeVar
 from urllib.parse import urlsplit
 
-from kie_bot.catalog import Catalog, Model, Params, build_request
+from kie_bot.catalog import Catalog, Model, Params
 from kie_bot.kie import (
     KieError,
     KieGenerationFailed,
@@ -41,6 +41,7 @@ from kie_bot.kie import (
     TaskState,
 )
 from kie_bot.kie.client import KieClient, text_of
+from kie_bot.request_body import build_request
 from kie_bot.storage import Generation, State, Storage, now_ms
 from kie_bot.texts import t
 from safe_polling.db import InsufficientFunds
