@@ -10,6 +10,9 @@ from typing import TYPE_CHECKING, Any
 
 from ._errors import PollingErrorCallback, logging_error_handler
 from ._health import HealthServer, health_port_from_env
+from ._metrics import metrics_registry
+from ._ordering import OrderedUpdateProcessor, PerChatUpdateProcessor, chat_key
+from ._persistence import DatabasePersistence
 from ._polling import safe_start_polling, safe_stop_polling
 from ._redaction import install_redaction, redact
 from ._run import run_polling
@@ -58,17 +61,22 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "CheckResult",
     "CheckStatus",
+    "DatabasePersistence",
     "HealthServer",
     "LoopWatchdog",
+    "OrderedUpdateProcessor",
+    "PerChatUpdateProcessor",
     "PollingErrorCallback",
     "PreflightCheck",
     "PreflightReport",
     "RenderFinding",
     "__version__",
+    "chat_key",
     "check_render_yaml",
     "health_port_from_env",
     "install_redaction",
     "logging_error_handler",
+    "metrics_registry",
     "redact",
     "run_polling",
     "run_preflight",

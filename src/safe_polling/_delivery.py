@@ -36,6 +36,8 @@ from typing import TYPE_CHECKING, Any
 from telegram import Update
 from telegram.ext import BaseUpdateProcessor
 
+from ._metrics import updates_skipped, watch_delivery_backlog
+
 if TYPE_CHECKING:
     from .db import BalanceStore
 
@@ -241,6 +243,7 @@ class DeliveryTracker:
         self._recorder: asyncio.Task[None] | None = None
         #: Updates Telegram re-delivered that were already handled (skipped).
         self.skipped_duplicates = 0
+        watch_delivery_backlog(lambda: len(self._outstanding))
 
     def offset(self, requested: int) -> int:
         """The offset to send: never past an update that is not handled yet."""
@@ -256,7 +259,8 @@ class DeliveryTracker:
         while self._in_flight() >= _WINDOW_ROOM and loop.time() < deadline:
             self._progress.clear()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._progress.wait(), deadline - loop.time())
+                async with asyncio.timeout(deadline - loop.time()):
+                    await self._progress.wait()
 
     def _in_flight(self) -> int:
         return sum(1 for handled in self._outstanding.values() if not handled)
@@ -288,6 +292,7 @@ class DeliveryTracker:
         self._highest_seen = max(_update_id(u) for u in fresh)
         if handled:
             self.skipped_duplicates += len(handled)
+            updates_skipped(len(handled))
             logger.info("↩️ Skipped %d re-delivered update(s) already handled", len(handled))
         new = [u for u in fresh if _update_id(u) not in handled]
         for update in new:
@@ -340,6 +345,8 @@ class DeliveryTracker:
         # Record soon after handling, not only at the next getUpdates: a crash
         # in between would otherwise get a handled update handled again.
         # Updates finishing meanwhile are written together, in one transaction.
+        # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a cancellation
+        # that arrives as the event is set, and aclose() then waited for ever.
         loop = asyncio.get_running_loop()
         while True:
             await self._changed.wait()
@@ -347,7 +354,8 @@ class DeliveryTracker:
             while self._handled_count() < _RECORD_BATCH and loop.time() < deadline:
                 self._changed.clear()
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._changed.wait(), deadline - loop.time())
+                    async with asyncio.timeout(deadline - loop.time()):
+                        await self._changed.wait()
             self._changed.clear()
             try:
                 await self.record_handled()
@@ -383,7 +391,8 @@ class DeliveryTracker:
     async def _wait_for_progress(self) -> None:
         # Not the recorder's event: waiting must not steal its wake-ups.
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._progress.wait(), _IN_FLIGHT_PAUSE)
+            async with asyncio.timeout(_IN_FLIGHT_PAUSE):
+                await self._progress.wait()
         self._progress.clear()
 
 

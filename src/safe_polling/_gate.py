@@ -26,6 +26,7 @@ from telegram.request import BaseRequest, RequestData
 from telegram.request._requestparameter import RequestParameter
 
 from ._delivery import DeliveryTracker, encode_updates, filter_payload
+from ._metrics import get_updates_call
 from ._status import PollingStatus
 
 __all__ = [
@@ -135,14 +136,16 @@ class GetUpdatesGate(_Delegating):
         if self._delivery is not None:
             await self._delivery.wait_for_room()
             request_data = _with_offset(request_data, self._delivery)
-        code, payload = await super().do_request(
-            url,
-            method,
-            request_data,
-            read_timeout=read_timeout,
-            write_timeout=write_timeout,
-            connect_timeout=connect_timeout,
-            pool_timeout=pool_timeout,
+        code, payload = await get_updates_call(
+            super().do_request(
+                url,
+                method,
+                request_data,
+                read_timeout=read_timeout,
+                write_timeout=write_timeout,
+                connect_timeout=connect_timeout,
+                pool_timeout=pool_timeout,
+            )
         )
         if code == 409 and _WEBHOOK_ACTIVE in payload:
             await self._delete_webhook(url)

@@ -18,6 +18,7 @@ from ._gate import (
     remove_bootstrap_skip,
     remove_gate,
 )
+from ._metrics import install_metering, remove_metering
 from ._status import PollingStatus
 
 __all__ = ["safe_start_polling", "safe_stop_polling"]
@@ -165,6 +166,7 @@ async def _start(
         install_gate(application.bot, fence, status, delivery)
         if delivery is not None:
             install_tracking(application, delivery)
+        install_metering(application)  # outermost: remove_metering comes first on stop
         await application.start()
         if deleted:
             install_bootstrap_skip(application.bot)
@@ -255,6 +257,7 @@ async def _stop(
                 await application.post_stop(application)
     finally:
         try:
+            remove_metering(application)
             remove_tracking(application)
             remove_gate(application.bot)
             await application.shutdown()

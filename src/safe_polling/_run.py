@@ -16,15 +16,17 @@ from telegram.error import InvalidToken
 
 from ._delivery import DeliveryTracker, ProcessedUpdates
 from ._health import HealthServer, health_port_from_env
+from ._metrics import load_metrics
 from ._polling import AnyApplication, _start, _stop
 from ._redaction import install_redaction
 from ._status import PollingStatus
-from ._watchdog import LoopWatchdog, watchdog_from_env
+from ._watchdog import LoopWatchdog, resolve_watchdog
 
 if TYPE_CHECKING:
     from ._preflight import PreflightCheck
     from .db import BalanceStore
     from .lease import PollingLease
+    from .queue import UpdateQueue
 
 __all__ = ["run_polling"]
 
@@ -54,9 +56,10 @@ def run_polling(
     stop_signals: Sequence[int] = _DEFAULT_SIGNALS,
     delivery: Delivery | Literal["env"] = "env",
     store: BalanceStore | None = None,
-    watchdog: float | Literal["env"] | None = "env",
+    watchdog: float | bool | Literal["env"] | None = "env",
     health_port: int | Literal["env"] | None = "env",
     configure_logging: bool = True,
+    queue: UpdateQueue | Literal["env"] | None = "env",
 ) -> None:
     """Run the bot until SIGINT/SIGTERM: preflight, lease, poll, stop cleanly.
 
@@ -116,13 +119,19 @@ def run_polling(
         store: A :class:`safe_polling.db.BalanceStore` whose database keeps the
             delivery records (default: one opened from the database URL).
         watchdog: Warn when the event loop is blocked longer than this many
-            seconds (:class:`LoopWatchdog`); ``"env"`` (default) reads
-            ``SAFE_POLLING_WATCHDOG`` (unset: off).
+            seconds (:class:`LoopWatchdog`). ``True`` is on with the default
+            100 ms, ``False`` or :obj:`None` off; ``"env"`` (default) reads
+            ``SAFE_POLLING_WATCHDOG`` (unset: on, 100 ms; ``0``: off).
         health_port: Serve ``GET /healthz`` on this port (:class:`HealthServer`),
             bound before anything else; ``"env"`` (default) reads
             ``SAFE_POLLING_HEALTH_PORT`` (unset: off; ``PORT`` means ``$PORT``).
         configure_logging: When the root logger has no handler yet, set up
             INFO logging to stderr and quiet httpx's per-request lines.
+        queue: Scale out through an :class:`safe_polling.queue.UpdateQueue`:
+            every replica handles updates taken from it, the lease holder also
+            polls into it (see ``docs/scaling-out.md``); needs a database for the
+            delivery records. ``"env"`` (default) reads ``SAFE_POLLING_QUEUE``
+            (:func:`safe_polling.queue.queue_from_env`; unset: no queue).
 
     Raises:
         SystemExit: With status 1 when the preflight fails or Telegram
@@ -160,12 +169,14 @@ def run_polling(
             stop_signals=stop_signals,
             delivery=_delivery_from_env() if delivery == "env" else _checked(delivery),
             store=store,
-            watchdog=watchdog_from_env() if watchdog == "env" else watchdog,
+            watchdog=resolve_watchdog(watchdog),
             health_port=health_port_from_env() if health_port == "env" else health_port,
+            queue=queue,
         )
     except ValueError as exc:
         logger.error("❌ Invalid configuration: %s", exc)
         raise SystemExit(1) from None
+    load_metrics()  # off the loop: importing prometheus_client would block it
     try:
         asyncio.run(_Runner(application, options).run())
     except InvalidToken as exc:
@@ -198,6 +209,7 @@ class _Options:
     store: BalanceStore | None
     watchdog: float | None
     health_port: int | None
+    queue: UpdateQueue | Literal["env"] | None
 
 
 class _Runner:
@@ -232,6 +244,10 @@ class _Runner:
             if self.options.preflight and not await self._preflight_passed():
                 raise SystemExit(1)
             await self._open_delivery_records(stack)
+            queue = await _or_exit(self._resolve_queue(), "invalid update queue")
+            if queue is not None:
+                await self._scale_out(queue)
+                return
             while not self.stopping.is_set():
                 await self._warm_up()
                 if self.lease is not None and not await self._acquire_lease(self.lease):
@@ -255,6 +271,36 @@ class _Runner:
         from .lease import lease_from_env
 
         return lease_from_env(token=self.app.bot.token)
+
+    async def _resolve_queue(self) -> UpdateQueue | None:
+        if self.options.queue != "env":
+            return self.options.queue
+        from .queue import queue_from_env
+
+        return queue_from_env(token=self.app.bot.token)
+
+    async def _scale_out(self, queue: UpdateQueue) -> None:
+        from ._scaleout import ScaleOutRun, run_scaled_out
+
+        if self.processed is None:
+            logger.error(
+                "❌ The update queue needs a database for delivery records: set DATABASE_URL"
+            )
+            raise SystemExit(1)
+        await run_scaled_out(
+            ScaleOutRun(
+                app=self.app,
+                queue=queue,
+                processed=self.processed,
+                lease=self.lease,
+                acquire=self._acquire_lease,
+                until_stopped=self._until_stopped,
+                stopping=self.stopping,
+                status=self.status,
+                start_options=self.options.start,
+                shutdown_timeout=self.options.shutdown_timeout,
+            )
+        )
 
     async def _preflight_passed(self) -> bool:
         """Run the preflight through the application's bot, which it leaves initialized.
@@ -318,11 +364,13 @@ class _Runner:
 
         self.status.set_role("standby")
         delay = _LEASE_RETRY_MIN
+        level = logging.WARNING  # one warning per outage, then quiet retries
         while True:
             try:
                 return await self._acquire_once(lease)
             except LeaseError as exc:
-                logger.warning("⚠️ Polling lease unavailable (%s); retrying in %.0f s", exc, delay)
+                logger.log(level, "⚠️ Polling lease unavailable (%s); standing by, retrying", exc)
+                level = logging.DEBUG
             if await self._until_stopped(asyncio.sleep(delay)):
                 delay = min(delay * 2, _LEASE_RETRY_MAX)
             else:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
+
+from ._metrics import role_changed
 
 Role = Literal["starting", "standby", "leader", "stopping"]
 
@@ -23,6 +25,8 @@ class PollingStatus:
     started_at: float = field(default_factory=time.monotonic)
     last_get_updates_ok: float | None = None
     leader_since: float | None = None
+    #: Scale-out figures (backlog, oldest unhandled age, partitions owned, handled here).
+    queue: dict[str, Any] | None = None
 
     def mark_get_updates_ok(self) -> None:
         """Record a successful getUpdates (called by the gate)."""
@@ -30,6 +34,7 @@ class PollingStatus:
 
     def set_role(self, role: Role) -> None:
         """Change the role; entering ``leader`` restarts the getUpdates clock."""
+        role_changed(self.role, role)
         if role == "leader" and self.role != "leader":
             self.leader_since = time.monotonic()
             self.last_get_updates_ok = None

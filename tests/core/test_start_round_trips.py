@@ -7,11 +7,12 @@ import signal
 from collections.abc import AsyncIterator
 
 import pytest
-from test_polling import build_app, safe_lines, wait_until
-from test_run_polling import finish, read_until, start_bot
 
 from safe_polling import safe_start_polling, safe_stop_polling
 from safe_polling.testing import FakeBotAPI
+
+from .test_polling import build_app, safe_lines, wait_until
+from .test_run_polling import finish, read_until, start_bot
 
 
 @pytest.fixture

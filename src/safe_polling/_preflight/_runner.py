@@ -251,9 +251,19 @@ async def check_render_file(path: Path) -> CheckResult:
 
 async def check_lease(lease: LeaseLike) -> CheckResult:
     """Ask the lease backend who holds the lease: free is ok, another holder is a warning."""
+    from safe_polling.lease._base import LeaseUnavailable
+
     described = lease.describe()
     try:
         holder = await lease.holder()
+    except LeaseUnavailable as exc:
+        # It may come back: run_polling stands by and retries, so no restart loop.
+        return CheckResult(
+            "lease",
+            CheckStatus.WARN,
+            f"backend unreachable: {exc}; this instance will stand by and retry with backoff",
+            hint="check that the lease backend is up; the bot polls once it answers",
+        )
     except Exception as exc:  # LeaseError and driver errors alike: the backend is unusable
         return CheckResult(
             "lease",

@@ -24,6 +24,7 @@ from safe_polling.db._store import (
     BalanceStore,
     Row,
     Transaction,
+    overflow,
     replayed,
 )
 
@@ -64,6 +65,7 @@ _CHANGE_BY_SIGN = {
         change="INSERT INTO safe_polling_balances AS b (user_id, balance) "
         "SELECT $2::bigint, $1::bigint WHERE NOT EXISTS (SELECT 1 FROM prior) "
         "ON CONFLICT (user_id) DO UPDATE SET balance = b.balance + excluded.balance "
+        "WHERE b.balance <= 9223372036854775807 - excluded.balance "
         "RETURNING balance"
     ),
 }
@@ -250,6 +252,8 @@ class PostgresBalanceStore(BalanceStore):
             return replayed(
                 idem, row["first_user"], row["first_delta"], row["first_after"], uid, delta
             )
+        if row["after"] is None and sign > 0:  # the credit would pass the BIGINT maximum
+            raise overflow(uid, amt)
         if row["after"] is None:  # only the conditional UPDATE can change nothing
             raise InsufficientFunds(uid, await self.get_user_balance_async(uid), amt)
         return int(row["after"])
