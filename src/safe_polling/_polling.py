@@ -191,6 +191,8 @@ def _webhook_work(drop_updates: bool, webhook: dict[str, Any] | None) -> str | N
     """Why deleteWebhook has nothing to do, or None when it must be called."""
     if webhook is None or webhook.get("url"):
         return None
+    # Dropping is for updates that waited while the bot was down; one that arrives after
+    # the check is as new as the start itself, and is kept.
     pending = int(webhook.get("pending_update_count") or 0)
     if drop_updates and pending:
         return None
