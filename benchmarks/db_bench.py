@@ -3,9 +3,12 @@
 Run: ``.venv/bin/python benchmarks/db_bench.py`` (PostgreSQL at ``SAFE_POLLING_TEST_PG`` or
 postgresql://postgres@127.0.0.1:5432/test; loopback only; about half a minute).
 
-1. Throughput of ``subtract_user_balance_async`` on PostgreSQL, side by side with the same
-   SQL sent straight through asyncpg (the bare conditional UPDATE, and the full UPDATE +
-   ledger INSERT transaction the store runs) and with pgbench running that transaction.
+1. Throughput of ``subtract_user_balance_async`` on PostgreSQL (one data-modifying CTE
+   statement), side by side with the same work sent straight through asyncpg (the bare
+   conditional UPDATE, and UPDATE + ledger INSERT in a transaction), with the store's generic
+   multi-statement transaction (``BalanceStore._apply_change``, an internal: what PostgreSQL
+   ran before), and with pgbench running that transaction with as many clients (``-j 1``
+   and ``-j 2`` client threads).
 2. Event-loop lag (a ticker task asking for 1 ms sleeps) while 100 handlers each do one
    balance operation: a blocking sqlite3 call inside the handler, the same call through
    ``to_async``, and the native async store (SQLite and PostgreSQL).
@@ -36,7 +39,7 @@ PG_DSN = os.environ.get("SAFE_POLLING_TEST_PG", "postgresql://postgres@127.0.0.1
 CONCURRENCY = 10  # the store's default pool size
 SECONDS = 2.0  # per throughput measurement
 ROUNDS = 3  # medians of interleaved rounds
-PGBENCH = "pgbench -M prepared: the same transaction"
+PGBENCH = "pgbench -M prepared -j {threads}: BEGIN, UPDATE, INSERT, END"
 USER = 1  # the lag benchmark's user
 UPDATE = (
     "UPDATE safe_polling_balances SET balance = balance - $1 "
@@ -67,11 +70,14 @@ async def rate(op: Callable[[int], Awaitable[object]]) -> float:
     return sum(counts) / (time.perf_counter() - start)
 
 
-def pgbench_tps(url: str, schema: str) -> float | None:
-    """TPS of pgbench running the store's transaction, or None without pgbench."""
-    exe = shutil.which("pgbench") or (
-        "/usr/bin/pgbench" if Path("/usr/bin/pgbench").exists() else None
-    )
+def pgbench_tps(url: str, schema: str, threads: int = 2) -> float | None:
+    """TPS of pgbench running the store's transaction, or None without pgbench.
+
+    ``threads`` is pgbench's ``-j``: 1 matches the bot's one event loop thread; 2 gives the C
+    client both cores of this machine.
+    """
+    places = ("/usr/bin/pgbench", "/usr/lib/postgresql/15/bin/pgbench")
+    exe = shutil.which("pgbench") or next((p for p in places if Path(p).exists()), None)
     if exe is None:
         return None
     parts = urlsplit(url)
@@ -89,7 +95,8 @@ def pgbench_tps(url: str, schema: str) -> float | None:
     if parts.password:
         env["PGPASSWORD"] = parts.password
     cmd = [
-        exe, "-n", "-M", "prepared", "-c", str(CONCURRENCY), "-j", "2", "-T", str(int(SECONDS)),
+        exe, "-n", "-M", "prepared", "-c", str(CONCURRENCY), "-j", str(threads),
+        "-T", str(int(SECONDS)),
         "-f", f.name, "-h", parts.hostname or "127.0.0.1", "-p", str(parts.port or 5432),
         "-U", parts.username or "postgres", parts.path.lstrip("/") or "postgres",
     ]  # fmt: skip
@@ -128,6 +135,11 @@ async def throughput() -> None:
             async def via_store(user: int) -> None:
                 await store.subtract_user_balance_async(user, 1, reason="bench")
 
+            async def via_store_transaction(user: int) -> None:
+                # The store's generic path (BEGIN, UPDATE, INSERT, COMMIT, the pool's reset),
+                # which PostgreSQL used before its one-statement change.
+                await BalanceStore._apply_change(store, user, 1, -1, "bench", None)
+
             async def via_store_keyed(user: int) -> None:
                 await store.subtract_user_balance_async(
                     user, 1, reason="bench", idempotency_key=uuid.uuid4().hex
@@ -137,6 +149,7 @@ async def throughput() -> None:
                 "asyncpg: bare conditional UPDATE (autocommit)": bare_update,
                 "asyncpg: UPDATE + ledger INSERT in a transaction": same_transaction,
                 "store: subtract_user_balance_async": via_store,
+                "store: the same as a multi-statement transaction": via_store_transaction,
                 "store: subtract_user_balance_async + idempotency_key": via_store_keyed,
             }
             runs: dict[str, list[float]] = {name: [] for name in variants}
@@ -144,9 +157,10 @@ async def throughput() -> None:
                 for _ in range(ROUNDS):  # interleaved, so drift hits every variant alike
                     for name, op in variants.items():
                         runs[name].append(await rate(op))
-                    tps = await asyncio.to_thread(pgbench_tps, PG_DSN, schema)
-                    if tps is not None:
-                        runs.setdefault(PGBENCH, []).append(tps)
+                    for threads in (1, 2):
+                        tps = await asyncio.to_thread(pgbench_tps, PG_DSN, schema, threads)
+                        if tps is not None:
+                            runs.setdefault(PGBENCH.format(threads=threads), []).append(tps)
             finally:
                 await pool.close()
         figures = {name: statistics.median(values) for name, values in runs.items()}

@@ -457,6 +457,7 @@ def bot_env(
         KIE_API_KEY=kie_key,
         KIE_API_URL=kie_urls[0],
         KIE_UPLOAD_URL=kie_urls[1],
+        RESULT_TRUSTED_ORIGINS=kie_urls[0],  # the fake KIE serves results on 127.0.0.1
         KIE_POLL_INTERVAL="0.2",  # the fake finishes at once; no need for KIE's 3 s
         DATABASE_URL=f"sqlite:///{tmp / 'kie_bot.sqlite3'}",
         SAFE_POLLING_LEASE="file",

@@ -6,22 +6,57 @@ backends in :mod:`safe_polling.lease` and the fake Bot API in
 :mod:`safe_polling.testing`.
 """
 
+from typing import TYPE_CHECKING, Any
+
 from ._errors import PollingErrorCallback, logging_error_handler
 from ._health import HealthServer, health_port_from_env
+from ._metrics import metrics_registry
 from ._ordering import OrderedUpdateProcessor, PerChatUpdateProcessor, chat_key
 from ._persistence import DatabasePersistence
 from ._polling import safe_start_polling, safe_stop_polling
-from ._preflight import CheckResult, CheckStatus, PreflightCheck, PreflightReport, run_preflight
 from ._redaction import install_redaction, redact
-from ._render import RenderFinding, check_render_yaml
 from ._run import run_polling
 from ._watchdog import LoopWatchdog, watchdog_from_env
+
+if TYPE_CHECKING:
+    from ._preflight import (
+        CheckResult,
+        CheckStatus,
+        PreflightCheck,
+        PreflightReport,
+        run_preflight,
+    )
+    from ._render import RenderFinding, check_render_yaml
 
 __version__ = "0.1.0"
 
 # Redaction is installed on import, not only by run_polling: PTB logs the API
 # URLs with the token when the Bot is built, before run_polling is called.
 install_redaction()
+
+# Imported on first use (PEP 562): the preflight's database drivers and the render.yaml
+# checker cost a bot ~60 ms of start-up it does not need (benchmarks/startup_bench.py).
+_LAZY = {
+    "CheckResult": "._preflight",
+    "CheckStatus": "._preflight",
+    "PreflightCheck": "._preflight",
+    "PreflightReport": "._preflight",
+    "run_preflight": "._preflight",
+    "RenderFinding": "._render",
+    "check_render_yaml": "._render",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'safe_polling' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "CheckResult",
@@ -41,6 +76,7 @@ __all__ = [
     "health_port_from_env",
     "install_redaction",
     "logging_error_handler",
+    "metrics_registry",
     "redact",
     "run_polling",
     "run_preflight",

@@ -19,6 +19,8 @@ from telegram import Update
 from telegram.error import Conflict, NetworkError, TelegramError, TimedOut
 from telegram.ext import Application, ContextTypes
 
+from ._metrics import handler_failed
+
 __all__ = ["PollingErrorCallback", "logging_error_handler"]
 
 logger = logging.getLogger("safe_polling")
@@ -55,6 +57,7 @@ async def logging_error_handler(update: object, context: ContextTypes.DEFAULT_TY
     error = context.error
     details = _update_details(update)
     handler = _failing_handler(context.application, error) if error else None
+    handler_failed(handler)
     if handler:
         details.append(f"handler={handler}")
     suffix = f" ({', '.join(details)})" if details else ""

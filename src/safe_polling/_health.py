@@ -20,6 +20,8 @@ from collections.abc import Mapping
 from types import TracebackType
 from typing import Any
 
+from ._metrics import INSTALL_HINT, render_metrics
+from ._redaction import redact
 from ._status import PollingStatus
 
 __all__ = ["HealthServer", "health_port_from_env"]
@@ -28,17 +30,22 @@ logger = logging.getLogger("safe_polling")
 
 _ENV_VAR = "SAFE_POLLING_HEALTH_PORT"
 _PATH = "/healthz"
+_METRICS_PATH = "/metrics"
 _MAX_LINE = 8192  # longer request or header lines get a 400
 _MAX_HEADERS = 100
 _MAX_BODY = 65536  # a small body is read and dropped so the client sees our answer
 _LINGER = 1.0  # seconds to drain a client's leftover input before closing
-_MAX_CLIENTS = 64  # beyond this, new connections are closed at once
+# Beyond this many connections, the oldest one that has not sent its request yet is
+# dropped for the newcomer (a real checker sends at once; 64 idle sockets used to lock
+# the port out); only when all are busy answering is the newcomer closed at once.
+_MAX_CLIENTS = 64
 _REASONS = {
     200: "OK",
     400: "Bad Request",
     404: "Not Found",
     405: "Method Not Allowed",
     408: "Request Timeout",
+    501: "Not Implemented",
     503: "Service Unavailable",
 }
 
@@ -76,6 +83,10 @@ class HealthServer:
     seconds 408. Every connection is closed after one answer. The body holds
     no secret: only the role, ages in seconds and the version.
 
+    ``GET /metrics`` on the same port answers the Prometheus text of
+    :func:`safe_polling.metrics_registry` (501 naming the ``metrics`` extra
+    when ``prometheus_client`` is not installed).
+
     Args:
         status: The live status to report (the one :func:`run_polling` keeps).
         port: The TCP port; ``0`` picks a free one (see :attr:`port`).
@@ -109,8 +120,10 @@ class HealthServer:
         self.read_timeout = read_timeout
         self._requested_port = port
         self._server: asyncio.Server | None = None
-        # Open connections and the tasks serving them, to close them on stop.
+        # Open connections and the tasks serving them, to close them on stop; those
+        # still waiting for their request, oldest first, to make room when full.
         self._clients: dict[asyncio.StreamWriter, asyncio.Task[Any]] = {}
+        self._waiting: dict[asyncio.StreamWriter, asyncio.Task[Any]] = {}
 
     @property
     def port(self) -> int:
@@ -185,14 +198,16 @@ class HealthServer:
         return (200 if verdict == "ok" else 503), body
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        if len(self._clients) >= _MAX_CLIENTS:
+        if len(self._clients) >= _MAX_CLIENTS and not self._drop_oldest_waiting():
             writer.close()
             return
         task = asyncio.current_task()
         assert task is not None
         self._clients[writer] = task
+        self._waiting[writer] = task
         try:
             code, body, headers = await self._answer(reader)
+            self._waiting.pop(writer, None)
             await self._write(writer, code, body, headers)
             await _linger(reader, writer)
         except (OSError, TimeoutError, asyncio.IncompleteReadError):
@@ -201,7 +216,18 @@ class HealthServer:
             logger.debug("Health endpoint: unexpected error", exc_info=True)
         finally:
             self._clients.pop(writer, None)
+            self._waiting.pop(writer, None)
             writer.close()
+
+    def _drop_oldest_waiting(self) -> bool:
+        """Close the oldest connection still waiting for its request; False if none is."""
+        for writer, task in self._waiting.items():
+            del self._waiting[writer]
+            self._clients.pop(writer, None)
+            writer.close()
+            task.cancel()
+            return True
+        return False
 
     async def _answer(self, reader: asyncio.StreamReader) -> tuple[int, bytes, dict[str, str]]:
         try:
@@ -211,17 +237,27 @@ class HealthServer:
             return 408, b"", {}
         except _BadRequest:
             return 400, b"", {}
-        if path != _PATH:
+        if path not in (_PATH, _METRICS_PATH):
             return 404, b"", {}
         if method not in ("GET", "HEAD"):
             return 405, b"", {"Allow": "GET, HEAD"}
-        code, body = self.snapshot()
-        payload = json.dumps(body).encode() + b"\n"
-        headers = {"Content-Type": "application/json", "Cache-Control": "no-store"}
+        code, payload, content_type = self._metrics() if path == _METRICS_PATH else self._health()
+        headers = {"Content-Type": content_type, "Cache-Control": "no-store"}
         if method == "HEAD":
             headers["Content-Length"] = str(len(payload))
             return code, b"", headers
         return code, payload, headers
+
+    def _health(self) -> tuple[int, bytes, str]:
+        code, body = self.snapshot()
+        return code, json.dumps(body).encode() + b"\n", "application/json"
+
+    def _metrics(self) -> tuple[int, bytes, str]:
+        """``GET /metrics``: Prometheus text, or 501 naming the extra to install."""
+        rendered = render_metrics()
+        if rendered is None:
+            return 501, INSTALL_HINT.encode() + b"\n", "text/plain; charset=utf-8"
+        return 200, *rendered
 
     async def _write(
         self, writer: asyncio.StreamWriter, code: int, body: bytes, headers: dict[str, str]
@@ -348,10 +384,11 @@ def health_port_from_env(env: Mapping[str, str] = os.environ) -> int | None:
 
 
 def _parse_port(raw: str, name: str) -> int:
-    if not raw.isdigit() or not 1 <= int(raw) <= 65535:
+    # isascii: "²".isdigit() is true, but int("²") raises.
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 5) or not 1 <= int(raw) <= 65535:
         raise ValueError(
             f"{name} must be a port number from 1 to 65535"
             + (" (or PORT/1/true to use $PORT)" if name == _ENV_VAR else "")
-            + f"; got {raw[:40]!r}"
+            + f"; got {redact(raw)[:40]!r}"  # a URL pasted here may hold a password
         )
     return int(raw)

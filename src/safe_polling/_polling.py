@@ -11,7 +11,14 @@ from telegram.ext import Application
 
 from ._delivery import DeliveryTracker, install_tracking, remove_tracking
 from ._errors import PollingErrorCallback
-from ._gate import Fence, install_gate, remove_gate
+from ._gate import (
+    Fence,
+    install_bootstrap_skip,
+    install_gate,
+    remove_bootstrap_skip,
+    remove_gate,
+)
+from ._metrics import install_metering, remove_metering
 from ._status import PollingStatus
 
 __all__ = ["safe_start_polling", "safe_stop_polling"]
@@ -136,14 +143,21 @@ async def _start(
     status: PollingStatus | None = None,
     delivery: DeliveryTracker | None = None,
     call_post_init: bool = False,
+    webhook: dict[str, Any] | None = None,
 ) -> bool:
+    """Start polling (see :func:`safe_start_polling`).
+
+    *webhook* is the getWebhookInfo answer the preflight saw (:obj:`None`: not known). Then
+    deleteWebhook is called only when it has work to do, and PTB's bootstrap, which would call
+    it once more, is answered from what is known: one round trip or none instead of two.
+    """
     if application.updater is None:
         raise ValueError("safe_start_polling needs an Application built with an Updater")
     if not _claim_guard(application):
         logger.warning("⚠️ Polling already started; skip second start")
         return False
     try:
-        await _delete_webhook(application, drop_updates)
+        deleted = await _delete_webhook(application, drop_updates, webhook)
         logger.info("🔧 Initializing application...")
         await application.initialize()
         if call_post_init and application.post_init:
@@ -152,14 +166,20 @@ async def _start(
         install_gate(application.bot, fence, status, delivery)
         if delivery is not None:
             install_tracking(application, delivery)
+        install_metering(application)  # outermost: remove_metering comes first on stop
         await application.start()
-        await application.updater.start_polling(
-            poll_interval=poll_interval,
-            timeout=timeout,
-            allowed_updates=allowed_updates,
-            drop_pending_updates=drop_updates,
-            error_callback=error_callback or PollingErrorCallback(),
-        )
+        if deleted:
+            install_bootstrap_skip(application.bot)
+        try:
+            await application.updater.start_polling(
+                poll_interval=poll_interval,
+                timeout=timeout,
+                allowed_updates=allowed_updates,
+                drop_pending_updates=drop_updates,
+                error_callback=error_callback or PollingErrorCallback(),
+            )
+        finally:
+            remove_bootstrap_skip(application.bot)
     except BaseException:
         await _stop(application, call_post_stop=False, delivery=delivery)
         raise
@@ -167,17 +187,36 @@ async def _start(
     return True
 
 
-async def _delete_webhook(application: AnyApplication, drop_updates: bool) -> None:
-    if drop_updates:
-        logger.info("🗑️ Deleting webhook and dropping pending updates...")
-    else:
-        logger.info("🗑️ Deleting webhook...")
+def _webhook_work(drop_updates: bool, webhook: dict[str, Any] | None) -> str | None:
+    """Why deleteWebhook has nothing to do, or None when it must be called."""
+    if webhook is None or webhook.get("url"):
+        return None
+    pending = int(webhook.get("pending_update_count") or 0)
+    if drop_updates and pending:
+        return None
+    return "nothing to do: no webhook" + (", no pending update" if drop_updates else "")
+
+
+async def _delete_webhook(
+    application: AnyApplication, drop_updates: bool, webhook: dict[str, Any] | None
+) -> bool:
+    """Delete the webhook when needed; True once no webhook is set (PTB need not check again)."""
+    line = "🗑️ Deleting webhook" + (" and dropping pending updates" if drop_updates else "")
+    idle = _webhook_work(drop_updates, webhook)
+    if idle is not None:
+        # The preflight (or the warm-up before the lease) asked Telegram: keep the line
+        # operators watch for, and say why no call follows.
+        logger.info("%s... (%s, seen before the start)", line, idle)
+        return True
+    logger.info("%s...", line)
     try:
         await application.bot.delete_webhook(drop_pending_updates=drop_updates)
     except Exception as exc:
         # Not fatal: PTB's start_polling deletes the webhook again in its
         # bootstrap, and a real problem (bad token) surfaces in initialize().
         logger.warning("⚠️ deleteWebhook failed (non-fatal): %s: %s", type(exc).__name__, exc)
+        return False
+    return True
 
 
 async def safe_stop_polling(application: AnyApplication) -> None:
@@ -198,7 +237,13 @@ async def _stop(
     *,
     call_post_stop: bool,
     delivery: DeliveryTracker | None = None,
+    confirm: bool = True,
 ) -> None:
+    """Stop in PTB's order; *confirm*: end with a getUpdates confirming what the drain handled.
+
+    Not after the lease went to the next leader: a getUpdates from here would end its poll
+    with a 409. It gets those updates again and skips them (they are recorded).
+    """
     try:
         if application.updater is not None and application.updater.running:
             await application.updater.stop()  # stop fetching
@@ -206,11 +251,13 @@ async def _stop(
             await application.stop()  # finish the updates in flight
             if delivery is not None:
                 await _record_on_stop(delivery)
-                await _confirm_handled(application, delivery)
+                if confirm:
+                    await _confirm_handled(application, delivery)
             if call_post_stop and application.post_stop:
                 await application.post_stop(application)
     finally:
         try:
+            remove_metering(application)
             remove_tracking(application)
             remove_gate(application.bot)
             await application.shutdown()

@@ -7,6 +7,7 @@ import contextlib
 import logging
 import os
 import signal
+import time
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
@@ -15,10 +16,11 @@ from telegram.error import InvalidToken
 
 from ._delivery import DeliveryTracker, ProcessedUpdates
 from ._health import HealthServer, health_port_from_env
+from ._metrics import load_metrics
 from ._polling import AnyApplication, _start, _stop
 from ._redaction import install_redaction
 from ._status import PollingStatus
-from ._watchdog import LoopWatchdog, watchdog_from_env
+from ._watchdog import LoopWatchdog, resolve_watchdog
 
 if TYPE_CHECKING:
     from ._preflight import PreflightCheck
@@ -54,7 +56,7 @@ def run_polling(
     stop_signals: Sequence[int] = _DEFAULT_SIGNALS,
     delivery: Delivery | Literal["env"] = "env",
     store: BalanceStore | None = None,
-    watchdog: float | Literal["env"] | None = "env",
+    watchdog: float | bool | Literal["env"] | None = "env",
     health_port: int | Literal["env"] | None = "env",
     configure_logging: bool = True,
     queue: UpdateQueue | Literal["env"] | None = "env",
@@ -117,8 +119,9 @@ def run_polling(
         store: A :class:`safe_polling.db.BalanceStore` whose database keeps the
             delivery records (default: one opened from the database URL).
         watchdog: Warn when the event loop is blocked longer than this many
-            seconds (:class:`LoopWatchdog`); ``"env"`` (default) reads
-            ``SAFE_POLLING_WATCHDOG`` (unset: off).
+            seconds (:class:`LoopWatchdog`). ``True`` is on with the default
+            100 ms, ``False`` or :obj:`None` off; ``"env"`` (default) reads
+            ``SAFE_POLLING_WATCHDOG`` (unset: on, 100 ms; ``0``: off).
         health_port: Serve ``GET /healthz`` on this port (:class:`HealthServer`),
             bound before anything else; ``"env"`` (default) reads
             ``SAFE_POLLING_HEALTH_PORT`` (unset: off; ``PORT`` means ``$PORT``).
@@ -166,13 +169,14 @@ def run_polling(
             stop_signals=stop_signals,
             delivery=_delivery_from_env() if delivery == "env" else _checked(delivery),
             store=store,
-            watchdog=watchdog_from_env() if watchdog == "env" else watchdog,
+            watchdog=resolve_watchdog(watchdog),
             health_port=health_port_from_env() if health_port == "env" else health_port,
             queue=queue,
         )
     except ValueError as exc:
         logger.error("❌ Invalid configuration: %s", exc)
         raise SystemExit(1) from None
+    load_metrics()  # off the loop: importing prometheus_client would block it
     try:
         asyncio.run(_Runner(application, options).run())
     except InvalidToken as exc:
@@ -215,6 +219,7 @@ class _Runner:
         self.lease: PollingLease | None = None
         self.processed: ProcessedUpdates | None = None
         self.took_over = False  # this term's lease came from another instance
+        self.webhook: dict[str, Any] | None = None  # getWebhookInfo as the preflight saw it
         self.stopping = asyncio.Event()
         self.status = PollingStatus(version=_version())
 
@@ -244,6 +249,7 @@ class _Runner:
                 await self._scale_out(queue)
                 return
             while not self.stopping.is_set():
+                await self._warm_up()
                 if self.lease is not None and not await self._acquire_lease(self.lease):
                     break
                 await self._lead()
@@ -297,18 +303,55 @@ class _Runner:
         )
 
     async def _preflight_passed(self) -> bool:
-        from ._preflight import run_preflight
+        """Run the preflight through the application's bot, which it leaves initialized.
 
+        Its getMe is the one ``initialize()`` needs and its getWebhookInfo tells the start
+        whether deleteWebhook has work to do, so a standby has them done while it waits.
+        render.yaml is checked only on Render (``RENDER`` set), where it can matter.
+        """
+        from ._preflight import run_preflight
+        from ._preflight._telegram import PtbBotApi, server_label
+
+        base_url = _ptb_base_url(self.app)
+        bot_api = PtbBotApi(self.app.bot, server_label(base_url, self.app.bot.token), 5.0)
         report = await run_preflight(
             token=self.app.bot.token,
-            base_url=_ptb_base_url(self.app),
+            base_url=base_url,
             database_url=self.options.database_url,
+            render_yaml=None if os.getenv("RENDER") else False,
             lease=self.lease,
             extra_checks=self.options.preflight_checks,
+            bot_api=bot_api,
         )
         for line in report.lines():
             logger.info("%s", line) if report.ok else logger.error("%s", line)
+        if not report.ok:
+            await self.app.bot.shutdown()
+        self.webhook = bot_api.webhook
         return report.ok
+
+    async def _warm_up(self) -> None:
+        """Before the lease: getMe (``initialize()``) and getWebhookInfo, side by side.
+
+        A standby then has them done while it waits: once it holds the lease it only fences
+        and polls (benchmarks/handover_bench.py). After a preflight both are known already.
+        A failure here is not fatal: the start makes these calls again.
+        """
+        bot = self.app.bot
+        calls: list[Awaitable[Any]] = [bot.initialize()]  # no call once initialized
+        if self.webhook is None:
+            calls.append(self._read_webhook())
+        try:
+            await asyncio.gather(*calls)
+        except InvalidToken:
+            raise
+        except Exception as exc:
+            logger.warning(
+                "⚠️ Could not reach the Bot API before polling (%s); retrying at start", exc
+            )
+
+    async def _read_webhook(self) -> None:
+        self.webhook = (await self.app.bot.get_webhook_info()).to_dict()
 
     async def _acquire_lease(self, lease: PollingLease) -> bool:
         """Wait as a hot standby until *lease* is ours; False if told to stop first.
@@ -321,11 +364,13 @@ class _Runner:
 
         self.status.set_role("standby")
         delay = _LEASE_RETRY_MIN
+        level = logging.WARNING  # one warning per outage, then quiet retries
         while True:
             try:
                 return await self._acquire_once(lease)
             except LeaseError as exc:
-                logger.warning("⚠️ Polling lease unavailable (%s); retrying in %.0f s", exc, delay)
+                logger.log(level, "⚠️ Polling lease unavailable (%s); standing by, retrying", exc)
+                level = logging.DEBUG
             if await self._until_stopped(asyncio.sleep(delay)):
                 delay = min(delay * 2, _LEASE_RETRY_MAX)
             else:
@@ -376,7 +421,8 @@ class _Runner:
     async def _lead(self) -> None:
         lease = self.lease
         self.status.set_role("leader")
-        tracker = DeliveryTracker(self.processed) if self.processed else None
+        term = int(time.time() * 1000)  # when this leadership began, for the claims
+        tracker = DeliveryTracker(self.processed, term) if self.processed else None
         start = dict(self.options.start)
         if start["drop_updates"] is None:
             start["drop_updates"] = tracker is None and not self.took_over
@@ -388,7 +434,9 @@ class _Runner:
             status=self.status,
             delivery=tracker,
             call_post_init=True,
+            webhook=self.webhook,
         )
+        self.webhook = None  # known for the first start only: a later one checks again
         if not started:  # another application polls in this process: nothing to lead
             await self.stopping.wait()
             return
@@ -401,16 +449,53 @@ class _Runner:
         await self._step_down(tracker)
 
     async def _step_down(self, tracker: DeliveryTracker | None) -> None:
+        """Stop polling, hand the lease over, let the handlers finish, within the budget.
+
+        With a lease, polling rights go as soon as the last getUpdates has ended and its
+        offset is confirmed, not after the handlers (a KIE generation takes 20 s and more):
+        the next leader polls while they finish here. Updates still in flight are claimed
+        in the delivery records first, so the next leader does not handle them again.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.options.shutdown_timeout
+        released = False
         try:
-            async with asyncio.timeout(self.options.shutdown_timeout):
-                await _stop(self.app, call_post_stop=True, delivery=tracker)
+            async with asyncio.timeout_at(deadline):
+                if self.lease is not None:
+                    released = await self._hand_over(tracker)
+                await _stop(self.app, call_post_stop=True, delivery=tracker, confirm=not released)
         except TimeoutError:
             logger.error(
                 "❌ Graceful stop took longer than %.0f s; releasing the lease anyway",
                 self.options.shutdown_timeout,
             )
-        if self.lease is not None:
-            await self.lease.release()
+        finally:
+            if self.lease is not None and not released:
+                await self.lease.release()
+        if released and self.processed is not None:
+            try:  # what was not recorded by now is the next leader's to handle
+                await self.processed.release_claims()
+            except Exception as exc:  # the claims expire at the budget anyway
+                logger.warning("⚠️ Could not release claimed updates: %s", exc)
+
+    async def _hand_over(self, tracker: DeliveryTracker | None) -> bool:
+        """Stop fetching, claim what is not recorded, release the lease; False: not released."""
+        assert self.lease is not None
+        updater = self.app.updater
+        if updater is not None and updater.running:
+            await updater.stop()  # the last getUpdates ends and confirms the offset
+        if tracker is not None:
+            try:
+                claimed = await tracker.claim_unrecorded(self.options.shutdown_timeout)
+            except Exception as exc:
+                logger.warning(
+                    "⚠️ Could not claim the updates in flight (%s); handing over after them", exc
+                )
+                return False
+            if claimed:
+                logger.info("📌 Claimed %d update(s) not recorded as handled yet", claimed)
+        await self.lease.release()
+        return True
 
     async def _until_stopped(self, awaitable: Awaitable[Any]) -> bool:
         """Await *awaitable* unless a stop signal comes first; True if it finished."""

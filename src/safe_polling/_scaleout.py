@@ -283,7 +283,7 @@ async def _poll_into_queue(run: ScaleOutRun) -> None:
     run.status.set_role("leader")
     feeder = QueueFeeder(run.queue, run.processed)
     try:
-        await _delete_webhook(app, drop_updates=False)
+        await _delete_webhook(app, drop_updates=False, webhook=None)
         install_gate(app.bot, lease, run.status, feeder)
         options = run.start_options
         await app.updater.start_polling(

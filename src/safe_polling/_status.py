@@ -6,6 +6,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from ._metrics import role_changed
+
 Role = Literal["starting", "standby", "leader", "stopping"]
 
 
@@ -32,6 +34,7 @@ class PollingStatus:
 
     def set_role(self, role: Role) -> None:
         """Change the role; entering ``leader`` restarts the getUpdates clock."""
+        role_changed(self.role, role)
         if role == "leader" and self.role != "leader":
             self.leader_since = time.monotonic()
             self.last_get_updates_ok = None

@@ -1,11 +1,12 @@
 """A watchdog that names the handler and the update that blocked the event loop.
 
-A production bot this library grew from froze for seconds at a time and its author had to hunt by hand
-for the synchronous database call inside an ``async def`` handler that caused
-it. This module finds it for you: a heartbeat on the event loop and a monitor
-thread beside it. When the heartbeat stops for longer than the threshold, the
-thread reads the loop thread's stack (the loop cannot: it is the one stuck),
-finds the handler and the update, and logs one warning when the loop is free.
+A production bot this library grew from froze for seconds at a time and its
+author had to hunt by hand for the synchronous database call inside an
+``async def`` handler that caused it. This module finds it for you: a heartbeat
+on the event loop and a monitor thread beside it. When the heartbeat stops for longer
+than the threshold, the thread reads the loop thread's stack (the loop cannot:
+it is the one stuck), finds the handler and the update, and logs one warning
+when the loop is free.
 
 The only cost while the loop is healthy is two timer callbacks on the loop and
 one thread wake-up per ``threshold``: nothing runs per update.
@@ -23,13 +24,16 @@ import time
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from types import CodeType, FrameType, TracebackType
-from typing import Any
+from typing import Any, Literal
 
 import telegram
 from telegram import Update
 from telegram.ext import Application, BaseHandler, ConversationHandler
 
-__all__ = ["LoopWatchdog", "watchdog_from_env"]
+from ._metrics import loop_block_ended, loop_block_seen
+from ._redaction import redact
+
+__all__ = ["LoopWatchdog", "resolve_watchdog", "watchdog_from_env"]
 
 _DEFAULT_THRESHOLD = 0.1
 _ENV_VAR = "SAFE_POLLING_WATCHDOG"
@@ -83,8 +87,8 @@ class LoopWatchdog:
     ``still blocked`` warning while it lasts, so a call that never returns
     is not silent.
 
-    :func:`safe_polling.run_polling` starts one when ``SAFE_POLLING_WATCHDOG``
-    is set (see :func:`watchdog_from_env`).
+    :func:`safe_polling.run_polling` starts one by default (``watchdog=False``
+    or ``SAFE_POLLING_WATCHDOG=0`` turns it off; see :func:`watchdog_from_env`).
 
     Args:
         threshold: Seconds the loop may be busy before it counts as blocked.
@@ -95,7 +99,8 @@ class LoopWatchdog:
         logger: Where the warnings go.
 
     Raises:
-        ValueError: If *threshold* is not positive.
+        ValueError: If *threshold* is not a positive, finite number (a :obj:`bool`
+            is refused: ``True`` is not "1 second").
 
     Example:
         .. code-block:: python
@@ -119,9 +124,7 @@ class LoopWatchdog:
         stuck_after: float = 10.0,
         logger: logging.Logger = logging.getLogger("safe_polling"),  # noqa: B008
     ) -> None:
-        if threshold <= 0:
-            raise ValueError(f"threshold must be positive, got {threshold!r}")
-        self.threshold = threshold
+        self.threshold = _checked_threshold(threshold)
         self.application = application
         self.repeat_every = repeat_every
         self.stuck_after = max(stuck_after, threshold)
@@ -241,6 +244,7 @@ class LoopWatchdog:
         self._last_gap = 0.0  # left over from a block too short to be caught
         self._stuck_reported = False
         self._blocks += 1
+        loop_block_seen()
         culprit = self._capture()
         # If the loop ticked while we read its stack, the block was over and
         # the stack shows whatever ran next: do not blame it.
@@ -267,6 +271,7 @@ class LoopWatchdog:
             del frame
 
     def _report(self, duration: float, culprit: _Culprit) -> None:
+        loop_block_ended(duration)  # every block, including those the log rate-limits
         suppressed = self._limiter.admit((culprit.handler, culprit.location))
         if suppressed is None:
             return
@@ -428,13 +433,50 @@ def _duration(seconds: float) -> str:
     return f"{seconds * 1000:.0f} ms" if seconds < 10 else f"{seconds:.1f} s"
 
 
-def watchdog_from_env(env: Mapping[str, str] = os.environ) -> float | None:
-    """Read the watchdog threshold from ``SAFE_POLLING_WATCHDOG``.
+def _checked_threshold(threshold: object) -> float:
+    """*threshold* as seconds, refusing a bool (a number to Python) and non-finite values."""
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)):
+        # ValueError, not TypeError: run_polling reports bad options as one line.
+        raise ValueError(
+            f"watchdog threshold must be a number of seconds, not {type(threshold).__name__}"
+        )
+    if not 0 < threshold < float("inf"):
+        raise ValueError(f"watchdog threshold must be positive and finite, got {threshold!r}")
+    return float(threshold)
 
-    ``1``/``true``/``yes``/``on`` turn it on with the default threshold of
-    100 ms; a number is the threshold in **milliseconds** (``250`` = 0.25 s);
-    ``0``/``false``/``no``/``off``, empty or unset leave it off. Note that ``1``
-    means "on", not "1 ms".
+
+def resolve_watchdog(
+    value: float | bool | Literal["env"] | None, env: Mapping[str, str] = os.environ
+) -> float | None:
+    """The watchdog threshold in seconds for ``run_polling(watchdog=value)``, or None for off.
+
+    ``"env"`` reads :func:`watchdog_from_env` (on by default); ``True`` is on with the
+    default threshold (not "1 second", which a bool would be as a number); ``False`` and
+    :obj:`None` are off; a number is the threshold in seconds.
+
+    Raises:
+        ValueError: Not a positive, finite number of seconds, or a bad environment value.
+    """
+    if value == "env" and isinstance(value, str):
+        return watchdog_from_env(env)
+    if value is True:
+        return _DEFAULT_THRESHOLD
+    if value is False or value is None:
+        return None
+    return _checked_threshold(value)
+
+
+def watchdog_from_env(env: Mapping[str, str] = os.environ) -> float | None:
+    """Read the watchdog threshold from ``SAFE_POLLING_WATCHDOG``; on by default.
+
+    Unset or empty, and ``1``/``true``/``yes``/``on``, mean on with the default
+    threshold of 100 ms (it finds the blocking call that freezes a bot, for about
+    0.5% of a core); a number is the threshold in **milliseconds** (``250`` =
+    0.25 s); ``0``/``false``/``no``/``off`` turn it off. Note that ``1`` means
+    "on", not "1 ms".
+
+    .. versionchanged:: 0.1.0
+        On when unset.
 
     Args:
         env: The environment to read.
@@ -455,9 +497,9 @@ def watchdog_from_env(env: Mapping[str, str] = os.environ) -> float | None:
     .. versionadded:: 0.1.0
     """
     raw = env.get(_ENV_VAR, "").strip().lower()
-    if raw in ("", "0", "false", "no", "off"):
+    if raw in ("0", "false", "no", "off"):
         return None
-    if raw in ("1", "true", "yes", "on"):
+    if raw in ("", "1", "true", "yes", "on"):
         return _DEFAULT_THRESHOLD
     try:
         milliseconds = float(raw)
@@ -466,6 +508,6 @@ def watchdog_from_env(env: Mapping[str, str] = os.environ) -> float | None:
     if not 0 < milliseconds < float("inf"):
         raise ValueError(
             f"{_ENV_VAR} must be 1/true (on, 100 ms), 0/false (off) or a threshold in "
-            f"milliseconds such as 250; got {raw[:40]!r}"
+            f"milliseconds such as 250; got {redact(raw)[:40]!r}"
         )
     return milliseconds / 1000

@@ -8,6 +8,13 @@ import pytest
 
 from safe_polling import install_redaction, redact
 
+from ._redaction_state import restore_logging_and_secrets
+
+__all__ = ["restore_logging_and_secrets"]
+
+# Secrets registered here would otherwise stay registered for every later test.
+pytestmark = pytest.mark.usefixtures("restore_logging_and_secrets")
+
 TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
 
 

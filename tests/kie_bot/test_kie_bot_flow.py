@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import secrets
 from collections.abc import AsyncIterator
@@ -23,6 +24,7 @@ from kie_harness import (
     wait_markup,
 )
 
+from kie_bot.catalog import Params
 from kie_bot.kie.fake_server import FakeKie, Outcome
 from kie_bot.storage import State
 from safe_polling.testing import FakeBotAPI
@@ -269,7 +271,7 @@ async def test_concurrent_confirm_presses_charge_once(
         await services_of(app).ready()[2].wait_idle(WAIT)
         answers = [s for s in api.sent(USER)[mark:] if s.method == "answerCallbackQuery"]
         assert len(answers) == 4  # every press is answered
-        assert await balance_of(app, USER) == 100 - 6
+        assert await balance_of(app, USER) == 100 - 5  # Seedream 4.0: 5 KIE credits, markup 1
         assert len(fake_kie.created()) == 1
 
 
@@ -280,7 +282,7 @@ async def test_photo_input_is_uploaded_to_kie_for_image_to_video(
     async with running_bot(settings_for(api, fake_kie, sqlite_url, free_credits=100)):
         await started(api)
         data = await generate(
-            api, USER, "video", "veo3-i2v", "make it move", photo=b"\xff\xd8jpeg-bytes"
+            api, USER, "animate", "veo3-i2v", "make it move", photo=b"\xff\xd8jpeg-bytes"
         )
         mark = await confirm(api, USER, data)
         await api.wait_for("sendVideo", chat_id=USER, after=mark, timeout=WAIT)
@@ -317,7 +319,12 @@ async def test_russian_user_and_unknown_input_get_the_menu(
         assert "menu:generate" in buttons(menu).values()
         # (The fake's callback queries and photos always carry language "en".)
         mark = api.sent_count
-        api.inject_callback_query(USER, "gone:button", message_id=menu.message["message_id"])  # type: ignore[index]
+        api.inject_callback_query(
+            USER,
+            "gone:button",
+            message_id=menu.message["message_id"],  # type: ignore[index]
+            require_button=False,  # a keyboard an older release sent
+        )
         await api.wait_for("answerCallbackQuery", chat_id=USER, after=mark, timeout=WAIT)
         await wait_markup(api, USER, "menu:generate", mark)
         mark = api.sent_count
@@ -354,6 +361,19 @@ async def test_admin_grant_stats_and_star_refund(
         mark = await say(api, admin, f"/grant {USER} 30")
         await api.wait_for_text(admin, "Granted 30 credits", after=mark, timeout=WAIT)
         assert await balance_of(app, USER) == 30
+        # Digits int() refuses, a negative user, a typo of a grant: the usage, not an error.
+        for bad in (
+            f"/grant {USER} ²",
+            "/grant ² 5",
+            f"/grant -{USER} 5",
+            f"/grant {USER} {10**30}",
+        ):
+            mark = await say(api, admin, bad)
+            await api.wait_for_text(admin, "Usage: /grant", after=mark, timeout=WAIT)
+        mark = await say(api, admin, "/refund ² charge-x")
+        await api.wait_for_text(admin, "Usage: /refund", after=mark, timeout=WAIT)
+        assert not [s for s in api.sent(admin) if "went wrong" in (s.text or "")]
+        assert await balance_of(app, USER) == 30
 
         mark = api.sent_count
         api.inject_successful_payment(USER, "topup:s50:50", 50, "charge-r")
@@ -368,3 +388,158 @@ async def test_admin_grant_stats_and_star_refund(
         stats = await api.wait_for_text(admin, "Users:", after=mark, timeout=WAIT)
         assert "KIE account credits: 1000" in (stats.text or "")
     assert len([c for c in api.calls if c.method == "refundStarPayment"]) == 1
+
+
+async def refunded_once(app: object, api: FakeBotAPI, gen_id: str, balance: int) -> None:
+    """The generation ended REFUNDED, credited back once, and the user was told once."""
+    storage, _, generations = services_of(app).ready()  # type: ignore[arg-type]
+    await generations.wait_idle(WAIT)
+    gen = await storage.get(gen_id)
+    assert gen is not None
+    assert gen.state is State.REFUNDED
+    assert await refunds_in_ledger(app, USER) == [f"refund:{gen_id}"]
+    assert await balance_of(app, USER) == balance  # type: ignore[arg-type]
+    assert len([s for s in api.sent(USER) if "were returned" in (s.text or "")]) == 1
+    assert await generations.resume() == 0  # nothing left to pick up
+
+
+@pytest.mark.parametrize(
+    "urls", [(), ("http://[::1",), ("not a url", "ftp://x/y.png", "https://" + "a" * 3000)]
+)
+async def test_success_without_a_usable_result_is_refunded_once_and_told(
+    fake_bot_api: FakeBotAPI, fake_kie: FakeKie, sqlite_url: str, urls: tuple[str, ...]
+) -> None:
+    api = fake_bot_api
+    fake_kie.set_outcome("google/nano-banana", Outcome(result_urls=urls))
+    async with running_bot(settings_for(api, fake_kie, sqlite_url)) as app:
+        await started(api)
+        data = await generate(api, USER, "image", "nano-banana", "a fox")
+        mark = await confirm(api, USER, data)
+        sent = await api.wait_for_text(USER, "were returned", after=mark, timeout=WAIT)
+        assert "finished without a result" in (sent.text or "")
+        await refunded_once(app, api, data.rsplit(":", 1)[1], 10)
+    assert not [s for s in api.sent(USER) if s.method == "sendPhoto"]
+
+
+async def test_generation_stuck_delivering_a_malformed_url_is_refunded_on_restart(
+    fake_bot_api: FakeBotAPI, fake_kie: FakeKie, sqlite_url: str
+) -> None:
+    # The state an older release left behind: charged, claimed for delivery, and a URL
+    # that raised on every attempt (and on every restart).
+    api = fake_bot_api
+    settings = settings_for(api, fake_kie, sqlite_url)
+    async with running_bot(settings) as app:
+        await started(api)
+        storage, _, _ = services_of(app).ready()
+        await storage.insert_generation(
+            "stuck", user_id=USER, chat_id=USER, lang="en", model="nano-banana",
+            params=Params("p"), price=4,
+        )  # fmt: skip
+        await storage.store.subtract_user_balance_async(
+            USER, 4, reason="generation", idempotency_key="charge:stuck"
+        )
+        for to, fields in (
+            (State.CHARGED, {}),
+            (State.SUBMITTED, {"task_id": "t-old", "submitted_at": 1}),
+            (State.DELIVERING, {"result_urls": '["http://[::1"]'}),
+        ):
+            previous = {State.CHARGED: State.CREATED, State.SUBMITTED: State.CHARGED}
+            assert await storage.transition(
+                "stuck", (previous.get(to, State.SUBMITTED),), to, **fields
+            )
+    mark = api.sent_count
+    async with running_bot(settings) as app:  # the restart
+        await api.wait_for_text(USER, "were returned", after=mark, timeout=WAIT)
+        await refunded_once(app, api, "stuck", 10)
+
+
+async def test_result_on_an_untrusted_or_redirected_address_is_sent_as_a_link(
+    fake_bot_api: FakeBotAPI, fake_kie: FakeKie, sqlite_url: str
+) -> None:
+    # Only the fake's API origin is trusted; its second port (the upload origin) stands
+    # for an internal service on 127.0.0.1 that a result URL must not reach.
+    api = fake_bot_api
+    internal = f"{fake_kie.upload_url}/files/secret.txt"
+    fake_kie.uploads["secret.txt"] = b"internal-only"
+    settings = settings_for(api, fake_kie, sqlite_url, free_credits=100)
+    async with running_bot(settings) as app:
+        await started(api)
+        for outcome in (Outcome(result_urls=(internal,)), Outcome(redirect_to=internal)):
+            fake_kie.set_outcome("google/nano-banana", outcome)
+            data = await generate(api, USER, "image", "nano-banana", "a fox")
+            mark = await confirm(api, USER, data)
+            link = await api.wait_for_text(USER, "Download it", after=mark, timeout=WAIT)
+            assert "internal-only" not in (link.text or "")
+            await services_of(app).ready()[2].wait_idle(WAIT)
+        assert await balance_of(app, USER) == 100 - 2 * 4
+    assert not [s for s in api.sent(USER) if s.method == "sendPhoto"]
+    fetched = [r.path for r in fake_kie.requests if r.path.startswith("/files/")]
+    assert fetched == []  # never requested, not even once
+
+
+async def test_payment_credits_only_what_the_catalog_sells_for_the_amount_paid(
+    fake_bot_api: FakeBotAPI, fake_kie: FakeKie, sqlite_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    api = fake_bot_api
+    admin = 777
+    settings = settings_for(
+        api, fake_kie, sqlite_url, admin_ids=frozenset({admin}), free_credits=0
+    )
+    forged = [
+        ("topup:s50:5000", 50, "XTR"),  # credits in the payload not what s50 gives
+        ("topup:s50:50", 1, "XTR"),  # paid less than the package costs
+        ("topup:s50:²", 50, "XTR"),  # a digit int() refuses
+        ("topup:nope:50", 50, "XTR"),  # no such package
+        ("topup:s50:50", 50, "USD"),  # not Stars
+        ("", 50, "XTR"),
+    ]
+    async with running_bot(settings) as app:
+        await started(api)
+        await started(api, admin)  # Telegram lets a bot write only to users who started it
+        for i, (payload, amount, currency) in enumerate(forged):
+            mark = api.sent_count
+            api.inject_successful_payment(USER, payload, amount, f"forged-{i}", currency)
+            report = await api.wait_for_text(admin, "not credited", after=mark, timeout=WAIT)
+            assert f"forged-{i}" in (report.text or "")
+        mark = api.sent_count
+        api.inject_successful_payment(USER, "topup:s50:50", 50, "real")
+        await api.wait_for_text(USER, "Payment received", after=mark, timeout=WAIT)
+        assert await balance_of(app, USER) == 50
+        # The admin can give the Stars of an unmatched payment back; no credits move.
+        mark = await say(api, admin, f"/refund {USER} forged-0")
+        await api.wait_for_text(admin, "Refunded 50", after=mark, timeout=WAIT)
+        assert await balance_of(app, USER) == 50
+    texts = [s.text or "" for s in api.sent(USER)]
+    assert sum("Payment received" in text for text in texts) == 1
+    assert not [text for text in texts if "went wrong" in text]
+    assert "Traceback" not in caplog.text
+    assert caplog.text.count("matches no package on sale") == len(forged)
+
+
+async def test_history_with_long_and_many_links_fits_one_message(
+    fake_bot_api: FakeBotAPI, fake_kie: FakeKie, sqlite_url: str
+) -> None:
+    api = fake_bot_api
+    async with running_bot(settings_for(api, fake_kie, sqlite_url)) as app:
+        await started(api)
+        storage, _, _ = services_of(app).ready()
+        for i in range(10):
+            urls = [f"https://cdn.example/{i}/{n}/" + "x" * 900 for n in range(3)]
+            urls.append("https://cdn.example/huge/" + "y" * 1500)
+            await storage.insert_generation(
+                f"h{i}", user_id=USER, chat_id=USER, lang="en", model="veo3",
+                params=Params("p"), price=60,
+            )  # fmt: skip
+            assert await storage.transition(
+                f"h{i}", (State.CREATED,), State.DONE, result_urls=json.dumps(urls)
+            )
+        mark = await say(api, USER, "/history")
+        sent = await api.wait_for_text(USER, "Your last generations", after=mark, timeout=WAIT)
+    text = sent.text or ""
+    assert len(text.encode("utf-16-le")) // 2 <= 4096
+    assert text.endswith("older entries do not fit here.")
+    assert "(link too long to show)" in text
+    assert "https://cdn.example/9/0/" in text  # the newest come first, whole
+    lines = text.splitlines()
+    assert all(line.endswith("x" * 900) for line in lines if "cdn.example" in line)
+    assert not [s for s in api.sent(USER)[mark:] if "went wrong" in (s.text or "")]

@@ -28,6 +28,7 @@ def bot_env(api: FakeBotAPI, kie: FakeKie, tmp_path: Path) -> dict[str, str]:
         KIE_API_KEY=kie.api_key,
         KIE_API_URL=kie.api_url,
         KIE_UPLOAD_URL=kie.upload_url,
+        RESULT_TRUSTED_ORIGINS=kie.api_url,  # the fake serves results on 127.0.0.1
         DATABASE_URL=f"sqlite:///{tmp_path}/bot.sqlite3",
         KIE_POLL_INTERVAL="0.05",
         FREE_CREDITS="100",

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+import safe_polling
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -41,6 +43,10 @@ def test_wheel_contains_the_typed_package_and_its_subpackages(wheel: Path) -> No
     text = zipfile.ZipFile(wheel).read(metadata).decode()
     assert "Requires-Dist: python-telegram-bot<23,>=22" in text
     assert "Provides-Extra: postgres" in text
+    assert "Provides-Extra: metrics" in text
+    # One version source: the metadata's version is safe_polling.__version__.
+    assert f"\nVersion: {safe_polling.__version__}\n" in text
+    assert wheel.name == f"safe_polling-{safe_polling.__version__}-py3-none-any.whl"
     assert (
         "safe-polling = safe_polling._cli:main"
         in zipfile.ZipFile(wheel).read(metadata.replace("METADATA", "entry_points.txt")).decode()

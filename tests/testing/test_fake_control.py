@@ -10,12 +10,15 @@ import httpx
 import pytest
 import pytest_asyncio
 from fake_helpers import api_call, wait_until
-from telegram import Bot
-from telegram.error import InvalidToken, NetworkError
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
+from telegram.error import BadRequest, InvalidToken, NetworkError
 
 from safe_polling.testing import FakeBotAPI, FakeBotAPIClient, make_token, spawn_fake_bot_api
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 100
+
+
+KEYBOARD = InlineKeyboardMarkup([[InlineKeyboardButton("Go", callback_data="data")]])
 
 
 @pytest_asyncio.fixture
@@ -35,14 +38,16 @@ async def test_client_mirrors_the_in_process_api(
     assert fake_bot_api.pending_updates() == [update]
     assert await client.pending_updates() == [update]
     async with fake_bot_api.bot() as bot:
-        sent = await bot.send_message(42, "Welcome")
+        sent = await bot.send_message(42, "Welcome", reply_markup=KEYBOARD)
         photo_update = await client.inject_photo(42, PNG, "cap")
         file_id = photo_update["message"]["photo"][-1]["file_id"]
         assert await client.file_bytes(file_id) == PNG
         await client.inject_callback_query(42, "data", message_id=sent.message_id)
         await client.inject_pre_checkout_query(42, "p", 5)
         await client.inject_successful_payment(42, "p", 5, "c1")
-        await client.inject_raw({"edited_message": {"junk": True}})
+        await client.inject_raw({"edited_message": sent.to_dict()})
+        with pytest.raises(RuntimeError, match="cannot parse this edited_message"):
+            await client.inject_raw({"edited_message": {"junk": True}})
         assert len(await client.pending_updates()) == 6
         assert await bot.refund_star_payment(42, "c1") is True
     reply = await client.wait_for_text(42, "Welcome")
@@ -58,6 +63,7 @@ async def test_client_mirrors_the_in_process_api(
 async def test_client_wait_for_sees_later_records(
     client: FakeBotAPIClient, fake_bot_api: FakeBotAPI
 ) -> None:
+    fake_bot_api.add_user(9)
     async with fake_bot_api.bot() as bot:
         waiting = asyncio.create_task(client.wait_for("sendChatAction", chat_id=9, timeout=10))
         await bot.send_message(9, "first")
@@ -174,3 +180,29 @@ async def test_process_prints_one_ready_line_and_exits_on_sigterm() -> None:
         if proc.returncode is None:
             proc.kill()
             await proc.wait()
+
+
+async def test_client_drives_the_world_and_any_injection(
+    client: FakeBotAPIClient, fake_bot_api: FakeBotAPI
+) -> None:
+    user = await client.add_user(42, "Ann")
+    assert user["first_name"] == "Ann"
+    chat = await client.add_group(-100321, "Club", members={"42": "creator"})
+    assert chat["type"] == "supergroup"
+    blocked = await client.block_bot(42)
+    assert blocked["my_chat_member"]["new_chat_member"]["status"] == "kicked"
+    await client.unblock_bot(42)
+    joined = await client.set_member_status(-100321, 5, "member")
+    assert joined["chat_member"]["new_chat_member"]["user"]["id"] == 5
+    async with fake_bot_api.bot() as bot:
+        sent = await bot.send_message(42, "menu", reply_markup=KEYBOARD)
+        press = await client.inject(
+            "callback_query", user_id=42, data="data", message_id=sent.message_id
+        )
+        await client.advance_time(20)
+        with pytest.raises(BadRequest, match="Query is too old"):
+            await bot.answer_callback_query(press["callback_query"]["id"])
+    query = await client.inject("inline_query", user_id=42, query="cats")
+    assert query["inline_query"]["query"] == "cats"
+    with pytest.raises(RuntimeError, match="unknown injection kind"):
+        await client.inject("teleport", user_id=42)

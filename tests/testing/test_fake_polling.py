@@ -103,13 +103,17 @@ async def test_allowed_updates_filter_and_are_remembered(
     assert "update_id" not in dropped
     fake_bot_api.inject_message(2, "/start")
     fake_bot_api.inject_message(2, "/start")  # remembered: still filtered without the param
-    await call(http, token, "sendMessage", chat_id=2, text="menu")
+    keyboard = {"inline_keyboard": [[{"text": "Press", "callback_data": "pressed"}]]}
+    await call(http, token, "sendMessage", chat_id=2, text="menu", reply_markup=keyboard)
     query = fake_bot_api.inject_callback_query(2, "pressed")
     assert await updates(http, token) == [query]
     # An empty list restores the default (all but chat_member and reactions).
     await updates(http, token, allowed_updates=[])
     message = fake_bot_api.inject_message(1, "wanted again")
-    member = fake_bot_api.inject_raw({"chat_member": {}})  # raw updates skip the filter
+    fake_bot_api.add_group(-100500, "Club")
+    joined = fake_bot_api.set_member_status(-100500, 3, "member")
+    assert "update_id" not in joined  # chat_member is not delivered by default
+    member = fake_bot_api.inject_raw(joined)  # raw updates skip the filter
     got = await updates(http, token, offset=query["update_id"] + 1)
     assert got == [message, member]
 
@@ -293,3 +297,32 @@ async def test_disconnected_poller_stops_counting(fake_bot_api: FakeBotAPI) -> N
         task.cancel()
     await wait_until(lambda: polling(fake_bot_api, 0))
     assert fake_bot_api.calls[-1].status == 499
+
+
+async def test_an_offset_far_past_the_newest_update_is_ignored(
+    http: httpx.AsyncClient, fake_bot_api: FakeBotAPI
+) -> None:
+    # telegram-bot-api: more than 10 past the next id is "in the future"; the queue is read
+    # from its head and nothing is confirmed, as if no offset had been given.
+    token = fake_bot_api.token
+    first = fake_bot_api.inject_message(1, "a")
+    second = fake_bot_api.inject_message(1, "b")
+    future = second["update_id"] + 1 + 11
+    assert await updates(http, token, offset=future) == [first, second]
+    assert await updates(http, token) == [first, second]
+    assert fake_bot_api.stats.for_token(token).confirmed_offset == 0
+
+
+async def test_an_offset_just_past_the_newest_update_drops_the_next_ones(
+    http: httpx.AsyncClient, fake_bot_api: FakeBotAPI
+) -> None:
+    # Up to 10 past the next id is accepted as given: everything is confirmed, and updates that
+    # get ids below the offset later are dropped unseen (an off-by-one confirms the future).
+    token = fake_bot_api.token
+    seen = fake_bot_api.inject_message(1, "a")
+    offset = seen["update_id"] + 2  # one too far
+    assert await updates(http, token, offset=offset) == []
+    lost = fake_bot_api.inject_message(1, "lost")
+    kept = fake_bot_api.inject_message(1, "kept")
+    assert lost["update_id"] == offset - 1
+    assert await updates(http, token, offset=offset) == [kept]

@@ -34,6 +34,7 @@ KEYBOARD = InlineKeyboardMarkup([[InlineKeyboardButton("Again", callback_data="a
 
 @pytest_asyncio.fixture
 async def bot(fake_bot_api: FakeBotAPI) -> AsyncIterator[Bot]:
+    fake_bot_api.add_user(42)  # user 42 wrote to the bot: their chat exists
     async with fake_bot_api.bot() as ptb_bot:
         yield ptb_bot
 
@@ -107,6 +108,7 @@ async def test_media_uploads_round_trip(bot: Bot, fake_bot_api: FakeBotAPI) -> N
     assert document.document is not None
     assert document.document.file_name == "d.pdf"
     # A file the bot uploaded can be re-sent by file_id and downloaded.
+    fake_bot_api.add_user(43)
     again = await bot.send_photo(43, photo.photo[-1].file_id)
     assert again.photo[-1].file_id == photo.photo[-1].file_id
     file = await bot.get_file(photo.photo[-1].file_id)
@@ -173,6 +175,7 @@ async def test_wrong_token_is_invalid_token_for_ptb(fake_bot_api: FakeBotAPI) ->
 
 @pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
 async def test_ptb_sees_flood_control(bot: Bot, fake_bot_api: FakeBotAPI) -> None:
+    fake_bot_api.add_user(1)
     fake_bot_api.fail_next("sendMessage", retry_after=3)
     with pytest.raises(RetryAfter, match="Retry in 3 seconds"):
         await bot.send_message(1, "x")
@@ -254,6 +257,7 @@ async def test_application_end_to_end(fake_bot_api: FakeBotAPI) -> None:
 
 
 async def test_wait_for_times_out_with_a_summary(fake_bot_api: FakeBotAPI) -> None:
+    fake_bot_api.add_user(1)
     async with fake_bot_api.bot() as bot:
         await bot.send_message(1, "something else")
     with pytest.raises(TimeoutError, match="something else"):

@@ -2,7 +2,8 @@
 
 Results are downloaded by the bot and uploaded to Telegram (instead of passing KIE's URL
 to Telegram, whose URL fetch is limited to 5-20 MB and fails silently on slow hosts);
-anything larger than the upload limit is sent as a link.
+anything larger than the upload limit, or not allowed by :mod:`kie_bot.downloads` (not
+https, not a public address), is sent as a link.
 
 .. versionadded:: 0.1.0
 """
@@ -16,15 +17,13 @@ import httpx
 from telegram import Bot, InputFile
 from telegram.error import BadRequest, TelegramError
 
+from kie_bot.downloads import DownloadPolicy, download
+
 __all__ = ["TelegramMessenger"]
 
 log = logging.getLogger(__name__)
 
 _EXTENSIONS = {"photo": "png", "video": "mp4", "audio": "mp3"}
-
-
-class TooLarge(Exception):
-    """The media is larger than the upload limit."""
 
 
 class TelegramMessenger:
@@ -33,15 +32,16 @@ class TelegramMessenger:
     Args:
         bot (:class:`telegram.Bot`): The application's bot.
         http (:class:`httpx.AsyncClient`): For downloading results.
-        max_bytes (:obj:`int`): Upload limit; larger results are sent as a link.
+        policy (:class:`kie_bot.downloads.DownloadPolicy`): What a download may do; the
+            upload limit is its ``max_bytes``.
 
     .. versionadded:: 0.1.0
     """
 
-    def __init__(self, bot: Bot, http: httpx.AsyncClient, max_bytes: int) -> None:
+    def __init__(self, bot: Bot, http: httpx.AsyncClient, policy: DownloadPolicy) -> None:
         self.bot = bot
         self.http = http
-        self.max_bytes = max_bytes
+        self.policy = policy
 
     async def send_text(self, chat_id: int, text: str) -> int | None:
         """Send *text*; return the message id, :obj:`None` when Telegram refused it."""
@@ -66,9 +66,9 @@ class TelegramMessenger:
     async def send_media(self, chat_id: int, media: str, url: str, caption: str) -> bool:
         """Download *url* and send it as *media*; :obj:`False` to have a link sent instead."""
         try:
-            content = await self._download(url)
-        except (TooLarge, httpx.HTTPError) as exc:
-            log.info("sending a link instead of the media: %s", type(exc).__name__)
+            content = await download(self.http, url, self.policy)
+        except Exception as exc:
+            log.info("sending a link instead of the media: %s (%s)", type(exc).__name__, exc)
             return False
         name = urlsplit(url).path.rsplit("/", 1)[-1] or f"result.{_EXTENSIONS[media]}"
         file = InputFile(content, filename=name)
@@ -83,18 +83,3 @@ class TelegramMessenger:
             log.warning("Telegram refused the %s: %s", media, exc)
             return False
         return True
-
-    async def _download(self, url: str) -> bytes:
-        chunks: list[bytes] = []
-        size = 0
-        async with self.http.stream("GET", url) as response:
-            response.raise_for_status()
-            declared = int(response.headers.get("content-length") or 0)
-            if declared > self.max_bytes:
-                raise TooLarge
-            async for chunk in response.aiter_bytes():
-                size += len(chunk)
-                if size > self.max_bytes:
-                    raise TooLarge
-                chunks.append(chunk)
-        return b"".join(chunks)

@@ -28,6 +28,7 @@ from collections.abc import Awaitable
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Protocol, TypeVar
+from urllib.parse import urlsplit
 
 from kie_bot.catalog import Catalog, Model, Params, build_request
 from kie_bot.kie import (
@@ -39,15 +40,24 @@ from kie_bot.kie import (
     KieValidationError,
     TaskState,
 )
-from kie_bot.kie.client import KieClient
+from kie_bot.kie.client import KieClient, text_of
 from kie_bot.storage import Generation, State, Storage, now_ms
 from kie_bot.texts import t
 from safe_polling.db import InsufficientFunds
 
-__all__ = ["GenerationService", "Messenger", "PollSettings", "StartResult"]
+__all__ = ["GenerationService", "Messenger", "PollSettings", "StartResult", "usable_url"]
 
 log = logging.getLogger(__name__)
 _T = TypeVar("_T")
+
+# States a refund may start from: charged, never delivered. DELIVERING is claimed by the
+# one writer delivering, and only that writer refunds from it (nothing usable came back).
+_REFUNDABLE = (State.CHARGED, State.SUBMITTED)
+# Longer than any URL a browser or Telegram link handles; such a "link" is worth nothing.
+_MAX_URL = 2048
+# A transcript is sent in parts under Telegram's 4096-character limit, which counts UTF-16
+# units: 4000 code points leave room for 96 characters outside the BMP (emoji).
+_MESSAGE_LIMIT = 4000
 
 
 class Messenger(Protocol):
@@ -164,7 +174,7 @@ class GenerationService:
             lang=lang,
             model=model.id,
             params=params,
-            price=model.price,
+            price=model.price_for(params),
         )
         if not inserted:
             return StartResult.DUPLICATE, await self.storage.store.get_user_balance_async(user_id)
@@ -269,8 +279,13 @@ class GenerationService:
             if gen is None:
                 return
             model = self.catalog.model(gen.model)
-            if gen.state is State.REFUNDING or model is None or interrupted:
+            if gen.state is State.REFUNDING or interrupted:
                 await self._critical_step(gen_id, self._refund(gen, "reason_interrupted"))
+            elif model is None:
+                # The model left the catalog since: nothing to run or title it with.
+                everything = (*_REFUNDABLE, State.DELIVERING)
+                step = self._refund(gen, "reason_interrupted", claimable=everything)
+                await self._critical_step(gen_id, step)
             elif gen.state is State.DELIVERING:
                 await self._critical_step(gen_id, self._deliver(gen, model))
             elif gen.state is State.CHARGED:
@@ -370,22 +385,57 @@ class GenerationService:
             await self._deliver(gen, model)
 
     async def _deliver(self, gen: Generation, model: Model) -> None:
+        # Every way out of here is terminal (DONE or REFUNDED): a URL that breaks the
+        # download or the upload becomes a link, and a generation with no URL worth a
+        # link is refunded. Otherwise the same error would strike on every restart.
         title = model.title
+        usable = [url for url in gen.result_urls if usable_url(url) or text_of(url)]
+        if not usable:
+            log.warning(
+                "generation %s: KIE reported success with no usable result (%d URL(s))",
+                gen.id,
+                len(gen.result_urls),
+            )
+            await self._refund(gen, "reason_no_result", claimable=(State.DELIVERING,))
+            return
         await self._progress(gen, t(gen.lang, "progress_sending", title=title))
-        for url in gen.result_urls:
+        for url in usable:
+            text = text_of(url)
+            if text is not None:
+                await self._send_long(gen, t(gen.lang, "result_text", title=title, text=text))
+                continue
             caption = t(gen.lang, "result_caption", title=title)
-            if not await self.messenger.send_media(gen.chat_id, model.media, url, caption):
+            try:
+                sent = await self.messenger.send_media(gen.chat_id, model.media, url, caption)
+            except Exception:
+                log.exception("generation %s: sending the media failed", gen.id)
+                sent = False
+            if not sent:
                 await self.messenger.send_text(
                     gen.chat_id, t(gen.lang, "result_link", title=title, url=url)
                 )
         await self.storage.transition(gen.id, (State.DELIVERING,), State.DONE)
-        log.info("generation %s delivered (%d file(s))", gen.id, len(gen.result_urls))
+        log.info("generation %s delivered (%d file(s))", gen.id, len(usable))
         await self._progress(gen, t(gen.lang, "progress_done", title=title))
 
-    async def _refund(self, gen: Generation, reason: str, error: str = "-") -> None:
-        claimable = (State.CHARGED, State.SUBMITTED, State.REFUNDING)  # never uncharged
+    async def _send_long(self, gen: Generation, text: str) -> None:
+        """Send a text result in as many messages as Telegram's limit needs."""
+        for start in range(0, len(text), _MESSAGE_LIMIT):
+            await self.messenger.send_text(gen.chat_id, text[start : start + _MESSAGE_LIMIT])
+
+    async def _refund(
+        self,
+        gen: Generation,
+        reason: str,
+        error: str = "-",
+        *,
+        claimable: tuple[State, ...] = _REFUNDABLE,
+    ) -> None:
         if not await self.storage.transition(
-            gen.id, claimable, State.REFUNDING, error=f"{reason}: {error}"[:500]
+            gen.id,
+            (*claimable, State.REFUNDING),
+            State.REFUNDING,
+            error=f"{reason}: {error}"[:500],
         ):
             return  # someone else delivered or refunded it
         balance = await self.storage.store.add_user_balance_async(
@@ -408,6 +458,21 @@ class GenerationService:
             reason=t(gen.lang, reason, error=error),
         )
         await self._progress(gen, text)
+
+
+def usable_url(url: object) -> bool:
+    """Whether *url* is an http(s) URL worth sending to the user as a link.
+
+    .. versionadded:: 0.1.0
+    """
+    if not isinstance(url, str) or len(url) > _MAX_URL or not url.isprintable() or " " in url:
+        return False
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018  (raises ValueError for a port out of range)
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
 
 
 def _refund_reason(exc: KieError) -> tuple[str, str]:

@@ -22,6 +22,7 @@ from telegram.ext import Application, ContextTypes
 from kie_bot.catalog import Catalog
 from kie_bot.config import Settings
 from kie_bot.delivery import TelegramMessenger
+from kie_bot.downloads import DownloadPolicy
 from kie_bot.generations import GenerationService, PollSettings
 from kie_bot.kie import KieClient
 from kie_bot.storage import Storage
@@ -94,12 +95,19 @@ async def on_start(application: AnyApplication) -> None:
             upload_url=settings.kie_upload_url,
             backoff=settings.kie_backoff,
         )
-        services.http = httpx.AsyncClient(timeout=60.0, follow_redirects=True)
+        # Redirects are followed by kie_bot.downloads, which checks each hop; no proxy from
+        # the environment, so the address checked is the address connected to.
+        services.http = httpx.AsyncClient(timeout=60.0, follow_redirects=False, trust_env=False)
     assert services.storage is not None
     assert services.kie is not None
     assert services.http is not None
     # A fresh service each time: the previous one (if any) was shut down in post_stop.
-    messenger = TelegramMessenger(application.bot, services.http, settings.max_upload_bytes)
+    policy = DownloadPolicy(
+        max_bytes=settings.max_upload_bytes,
+        timeout=settings.download_timeout,
+        trusted_origins=settings.result_trusted_origins,
+    )
+    messenger = TelegramMessenger(application.bot, services.http, policy)
     poll = PollSettings(
         interval=settings.poll_interval,
         max_interval=max(settings.poll_interval, settings.poll_max_interval),

@@ -27,6 +27,7 @@ from safe_polling._preflight._telegram import (
     TOKEN_ENV,
     BaseUrl,
     BotApi,
+    BotCaller,
     check_get_me,
     check_token_present,
     check_token_shape,
@@ -61,6 +62,7 @@ async def run_preflight(
     extra_checks: Iterable[PreflightCheck] = (),
     env: Mapping[str, str] | None = None,
     timeout: float = 5.0,
+    bot_api: BotCaller | None = None,
 ) -> PreflightReport:
     """Check that the bot can start: token, Telegram, webhook, database, lease, render.yaml.
 
@@ -82,6 +84,10 @@ async def run_preflight(
         extra_checks: More :class:`PreflightCheck` to run beside the built-in ones.
         env: The environment to read; :obj:`None` is :data:`os.environ`.
         timeout: Seconds allowed for each check.
+        bot_api: Where getMe and getWebhookInfo go (with a token present and well formed);
+            :obj:`None` (default) opens a log-silent client of its own and closes it after.
+            :func:`~safe_polling.run_polling` passes the application's bot here, so the
+            preflight's getMe is the one ``initialize()`` needs.
 
     Returns:
         :class:`PreflightReport`: ``report.ok`` is :obj:`False` when any check failed.
@@ -105,7 +111,7 @@ async def run_preflight(
 
     results: list[CheckResult] = [check_token_present(found)]
     jobs: list[tuple[str, Callable[[], Awaitable[CheckResult]], float]] = []
-    api: BotApi | None = None
+    api: BotCaller | None = None
     if found.token is None:
         results += _skipped(("token format", "getMe", "webhook"), "no token")
     else:
@@ -115,7 +121,7 @@ async def run_preflight(
             results += _skipped(("getMe", "webhook"), "malformed token")
         else:
             base = base_url or env.get(BASE_URL_ENV) or DEFAULT_BASE_URL
-            api = BotApi(found.token, base, timeout)
+            api = bot_api or BotApi(found.token, base, timeout)
             jobs += [("getMe", _bind(check_get_me, api), timeout)]
             jobs += [("webhook", _bind(check_webhook, api), timeout)]
     jobs.append(
@@ -141,7 +147,7 @@ async def run_preflight(
 
 
 def _bind(
-    func: Callable[[BotApi], Awaitable[CheckResult]], api: BotApi
+    func: Callable[[BotCaller], Awaitable[CheckResult]], api: BotCaller
 ) -> Callable[[], Awaitable[CheckResult]]:
     return lambda: func(api)
 
@@ -245,9 +251,19 @@ async def check_render_file(path: Path) -> CheckResult:
 
 async def check_lease(lease: LeaseLike) -> CheckResult:
     """Ask the lease backend who holds the lease: free is ok, another holder is a warning."""
+    from safe_polling.lease._base import LeaseUnavailable
+
     described = lease.describe()
     try:
         holder = await lease.holder()
+    except LeaseUnavailable as exc:
+        # It may come back: run_polling stands by and retries, so no restart loop.
+        return CheckResult(
+            "lease",
+            CheckStatus.WARN,
+            f"backend unreachable: {exc}; this instance will stand by and retry with backoff",
+            hint="check that the lease backend is up; the bot polls once it answers",
+        )
     except Exception as exc:  # LeaseError and driver errors alike: the backend is unusable
         return CheckResult(
             "lease",

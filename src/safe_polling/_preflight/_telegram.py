@@ -3,6 +3,11 @@
 Requests go through an httpx *transport* rather than an ``httpx.AsyncClient``: the client
 logs every request URL (which contains the token) at INFO on the ``httpx`` logger, the bare
 transport logs nothing of the kind, so the preflight stays silent whatever the logging setup.
+
+``run_polling`` passes the application's own bot instead (:class:`PtbBotApi`): a bot hosted
+30-100 ms away from Telegram pays every call in round trips, and then the preflight's getMe is
+the one ``initialize()`` would make, on the connection polling goes on to use
+(benchmarks/startup_bench.py).
 """
 
 from __future__ import annotations
@@ -13,13 +18,16 @@ import re
 import urllib.request
 from collections.abc import Callable, Mapping
 from types import TracebackType
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Protocol, Self
 from urllib.parse import urlsplit
 
 import anyio
 import httpx
 
 from safe_polling._preflight._report import CheckResult, CheckStatus
+
+if TYPE_CHECKING:
+    from telegram import Bot
 
 TOKEN_ENV = "TELEGRAM_BOT_TOKEN"  # noqa: S105 - a variable name, not a secret
 TOKEN_ALIAS_ENV = "BOT_TOKEN"  # noqa: S105
@@ -136,6 +144,18 @@ class ApiUnreachable(Exception):
     """No usable answer: refused, timed out, or not a Bot API server."""
 
 
+class BotCaller(Protocol):
+    """What the getMe and webhook checks call: :class:`BotApi` or :class:`PtbBotApi`."""
+
+    label: str
+
+    async def call(self, method: str, **params: Any) -> Any:
+        """Call ``method``; raise :class:`ApiError` or :class:`ApiUnreachable`."""
+
+    async def aclose(self) -> None:
+        """Release what the caller opened."""
+
+
 class BotApi:
     """A minimal, log-silent Bot API caller with hard timeouts.
 
@@ -213,6 +233,58 @@ class BotApi:
         raise ApiError(int(payload.get("error_code", status)), str(payload.get("description", "")))
 
 
+class PtbBotApi:
+    """The checks' calls through a PTB ``Bot``, which stays initialized for the start after.
+
+    ``getMe`` is ``bot.initialize()`` (so the application's own ``initialize()`` makes no
+    second one), getWebhookInfo goes over the bot's connection pool, and the last webhook seen
+    is kept in :attr:`webhook` so the start deletes the webhook only when there is one.
+
+    Args:
+        bot: The application's bot.
+        label: ``host:port`` of the Bot API server for messages.
+        timeout: Seconds for each call.
+    """
+
+    def __init__(self, bot: Bot, label: str, timeout: float) -> None:
+        self.bot = bot
+        self.label = label
+        self._timeout = timeout
+        self.webhook: dict[str, Any] | None = None  # the last getWebhookInfo answer
+
+    async def call(self, method: str, **params: Any) -> Any:
+        """Call ``method`` (``getMe`` or ``getWebhookInfo``) through the bot.
+
+        Raises:
+            ApiError: Telegram refused the call (401 for a rejected token).
+            ApiUnreachable: No answer in time, or a network error.
+        """
+        from telegram.error import InvalidToken, NetworkError, TelegramError
+
+        try:
+            with anyio.fail_after(self._timeout + 1):
+                if method == "getMe":
+                    await self.bot.initialize()
+                    return self.bot.bot.to_dict()
+                info = await self.bot.get_webhook_info(read_timeout=self._timeout)
+                self.webhook = info.to_dict()
+                return self.webhook
+        except TimeoutError:
+            raise ApiUnreachable(
+                f"no answer from {self.label} within {self._timeout:g}s"
+            ) from None
+        except InvalidToken:
+            # PTB's message holds the token itself: keep only the status.
+            raise ApiError(401, "Unauthorized") from None
+        except NetworkError as exc:  # TimedOut included
+            raise ApiUnreachable(f"cannot reach {self.label}: {exc.message}") from None
+        except TelegramError as exc:
+            raise ApiError(400, exc.message) from None
+
+    async def aclose(self) -> None:
+        """Nothing to close: the bot's connections serve the start that follows."""
+
+
 def _proxy_for(url: str) -> str | None:
     # Honour HTTPS_PROXY/NO_PROXY like PTB's httpx client does, but never for loopback.
     host = urlsplit(url).hostname or ""
@@ -222,7 +294,7 @@ def _proxy_for(url: str) -> str | None:
     return proxies.get(urlsplit(url).scheme) or proxies.get("all")
 
 
-async def check_get_me(api: BotApi) -> CheckResult:
+async def check_get_me(api: BotCaller) -> CheckResult:
     """Call getMe: the token works and the server answers."""
     try:
         me = await api.call("getMe")
@@ -241,7 +313,7 @@ async def check_get_me(api: BotApi) -> CheckResult:
     return CheckResult("getMe", CheckStatus.OK, f"authorized as @{username} (id {me.get('id')})")
 
 
-async def check_webhook(api: BotApi) -> CheckResult:
+async def check_webhook(api: BotCaller) -> CheckResult:
     """Call getWebhookInfo: a set webhook is a warning, since polling will delete it."""
     try:
         info = await api.call("getWebhookInfo")

@@ -19,6 +19,9 @@ event loop; :func:`to_async` wraps a legacy blocking DB function for handlers.
 from safe_polling.db._adapters import DEFAULT_TO_ASYNC_CAPACITY, to_async
 from safe_polling.db._base import (
     DEFAULT_DATABASE_URL,
+    MAX_KEY_LENGTH,
+    MAX_REASON_LENGTH,
+    BalanceOverflow,
     BalanceStoreError,
     DatabaseUnavailable,
     IdempotencyConflict,
@@ -51,6 +54,9 @@ from safe_polling.db._sync import (
 __all__ = [
     "DEFAULT_DATABASE_URL",
     "DEFAULT_TO_ASYNC_CAPACITY",
+    "MAX_KEY_LENGTH",
+    "MAX_REASON_LENGTH",
+    "BalanceOverflow",
     "BalanceStore",
     "BalanceStoreError",
     "DatabaseUnavailable",

@@ -11,6 +11,9 @@ from urllib.parse import urlsplit, urlunsplit
 
 __all__ = [
     "DEFAULT_DATABASE_URL",
+    "MAX_KEY_LENGTH",
+    "MAX_REASON_LENGTH",
+    "BalanceOverflow",
     "BalanceStoreError",
     "DatabaseUnavailable",
     "IdempotencyConflict",
@@ -30,7 +33,18 @@ DEFAULT_DATABASE_URL = "sqlite:///safe_polling.sqlite3"
 
 _INT64_MAX = 2**63 - 1
 _INT64_MIN = -(2**63)
-_MAX_KEY_LENGTH = 200
+
+MAX_KEY_LENGTH = 200
+"""The longest ``idempotency_key`` accepted, in characters.
+
+.. versionadded:: 0.1.0
+"""
+
+MAX_REASON_LENGTH = 1000
+"""The longest ledger ``reason`` accepted, in characters.
+
+.. versionadded:: 0.1.0
+"""
 
 
 class BalanceStoreError(Exception):
@@ -92,6 +106,16 @@ class InsufficientFunds(BalanceStoreError):
         self.needed = needed
 
 
+class BalanceOverflow(BalanceStoreError, ValueError):
+    """A credit would take the balance past the signed 64-bit maximum; nothing was changed.
+
+    Raised the same way by every backend (SQLite would otherwise turn the sum into an
+    inexact float, PostgreSQL would refuse it with its own error).
+
+    .. versionadded:: 0.1.0
+    """
+
+
 class IdempotencyConflict(BalanceStoreError, ValueError):
     """An idempotency key was replayed for a different user or amount.
 
@@ -150,23 +174,37 @@ def check_amount(amount: object, *, allow_zero: bool = False) -> int:
     return amount
 
 
+def _check_text(name: str, value: object, max_length: int, *, allow_empty: bool) -> str:
+    """Return *value* if every backend can store it as is: a str, not too long, clean text.
+
+    PostgreSQL refuses NUL characters in text and both drivers refuse lone surrogates
+    (they cannot be encoded as UTF-8), each with its own error and only once the
+    transaction is under way; SQLite would store NUL. Checking here gives one
+    ``ValueError`` on every backend, before any statement runs.
+    """
+    shown = repr(value)[:60]  # never echo a huge value back in full
+    wanted = f"a {'' if allow_empty else 'non-empty '}str of at most {max_length} characters"
+    if not isinstance(value, str) or len(value) > max_length or not (value or allow_empty):
+        raise ValueError(f"{name} must be {wanted}, got {shown}")
+    if "\x00" in value:
+        raise ValueError(f"{name} must not contain NUL characters, got {shown}")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError(f"{name} must be valid text (no lone surrogates), got {shown}") from None
+    return value
+
+
 def check_reason(reason: object) -> str:
-    """Return *reason* if it is a :obj:`str`."""
-    if not isinstance(reason, str):
-        raise ValueError(f"reason must be a str, got {reason!r}")
-    return reason
+    """Return *reason* if it is a :obj:`str` every backend stores as is (see ``_check_text``)."""
+    return _check_text("reason", reason, MAX_REASON_LENGTH, allow_empty=True)
 
 
 def check_key(key: object) -> str | None:
     """Return *key* if it is :obj:`None` or a non-empty :obj:`str` of sane length."""
     if key is None:
         return None
-    if not isinstance(key, str) or not key or len(key) > _MAX_KEY_LENGTH:
-        raise ValueError(
-            f"idempotency_key must be None or a non-empty str of at most "
-            f"{_MAX_KEY_LENGTH} characters, got {key!r}"
-        )
-    return key
+    return _check_text("idempotency_key", key, MAX_KEY_LENGTH, allow_empty=False)
 
 
 def mask_database_url(url: str) -> str:

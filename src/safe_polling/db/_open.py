@@ -7,6 +7,7 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import urlsplit
 
+from safe_polling._redaction import install_redaction
 from safe_polling.db._base import database_url_from_env, mask_database_url
 from safe_polling.db._store import BalanceStore
 
@@ -17,6 +18,8 @@ class _OpeningStore:
     """What :func:`open_balance_store` returns: await it, or use it with ``async with``."""
 
     def __init__(self, url: str, connect_timeout: float, max_connections: int) -> None:
+        # Its password must not reach a driver's error message in a log line.
+        install_redaction(url)
         self._url = url
         self._connect_timeout = connect_timeout
         self._max_connections = max_connections

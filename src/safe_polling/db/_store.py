@@ -14,6 +14,7 @@ from types import TracebackType
 from typing import Any, ClassVar, Literal, Protocol, Self
 
 from safe_polling.db._base import (
+    BalanceOverflow,
     BalanceStoreError,
     IdempotencyConflict,
     InsufficientFunds,
@@ -41,9 +42,12 @@ _RECORDED = (
     "SELECT user_id, delta, balance_after FROM safe_polling_ledger WHERE idempotency_key = $1"
 )
 _BALANCE = "SELECT balance FROM safe_polling_balances WHERE user_id = $1"
+# The WHERE keeps the sum within BIGINT on every backend (SQLite would turn it into an
+# inexact float): a credit that would overflow updates no row, and returns none.
 _ADD = (
     "INSERT INTO safe_polling_balances AS b (user_id, balance) VALUES ($2, $1) "
     "ON CONFLICT (user_id) DO UPDATE SET balance = b.balance + excluded.balance "
+    "WHERE b.balance <= 9223372036854775807 - excluded.balance "
     "RETURNING balance"
 )
 # The whole point of the store: check and change in ONE statement, so two concurrent
@@ -347,7 +351,9 @@ class BalanceStore(abc.ABC):
             :obj:`int`: The new balance.
 
         Raises:
-            ValueError: A bad *user_id* or *amount*.
+            ValueError: A bad *user_id*, *amount* or *reason* (not a str, longer than
+                :data:`MAX_REASON_LENGTH`, or holding NUL or a lone surrogate: the same
+                error on every backend).
             DatabaseUnavailable: The database cannot be reached.
 
         .. versionadded:: 0.1.0
@@ -382,8 +388,11 @@ class BalanceStore(abc.ABC):
             :obj:`int`: The balance right after this credit (for a replay: after the first).
 
         Raises:
-            ValueError: A bad *user_id*, *amount* or *idempotency_key*.
+            ValueError: A bad *user_id*, *amount*, *reason* or *idempotency_key* (a str
+                longer than :data:`MAX_REASON_LENGTH` / :data:`MAX_KEY_LENGTH`, or holding
+                NUL or a lone surrogate: the same error on every backend).
             IdempotencyConflict: The key was used for another user or amount.
+            BalanceOverflow: The balance would pass the signed 64-bit maximum.
             DatabaseUnavailable: The database cannot be reached.
 
         .. versionadded:: 0.1.0
@@ -415,7 +424,9 @@ class BalanceStore(abc.ABC):
 
         Raises:
             InsufficientFunds: The balance is lower than *amount*; nothing changed.
-            ValueError: A bad *user_id*, *amount* or *idempotency_key*.
+            ValueError: A bad *user_id*, *amount*, *reason* or *idempotency_key* (a str
+                longer than :data:`MAX_REASON_LENGTH` / :data:`MAX_KEY_LENGTH`, or holding
+                NUL or a lone surrogate: the same error on every backend).
             IdempotencyConflict: The key was used for another user or amount.
             DatabaseUnavailable: The database cannot be reached.
 
@@ -465,40 +476,67 @@ class BalanceStore(abc.ABC):
     ) -> int:
         uid, amt = check_user_id(user_id), check_amount(amount)
         why, idem = check_reason(reason), check_key(key)
-        delta = sign * amt
         try:
-            async with self.transaction() as tx:
-                if idem is not None:
-                    recorded = await self._recorded(tx, idem, uid, delta)
-                    if recorded is not None:
-                        return recorded
-                row = await tx.fetch_one(_ADD if sign > 0 else _SUBTRACT, amt, uid)
-                if row is None:  # only the conditional UPDATE can match no row
-                    raise InsufficientFunds(uid, await self._balance(tx, uid), amt)
-                after = int(row["balance"])
-                await tx.execute(_RECORD, uid, delta, after, why, idem)
-                return after
+            return await self._apply_change(uid, amt, sign, why, idem)
         except IntegrityError:
             if idem is None:
                 raise
             # Lost a race: a concurrent call with the same key committed first, and our
             # whole transaction (balance change included) was rolled back. Its result is ours.
             async with self.transaction() as tx:
-                recorded = await self._recorded(tx, idem, uid, delta)
+                recorded = await self._recorded(tx, idem, uid, sign * amt)
             if recorded is None:
                 raise
             return recorded
+
+    async def _apply_change(
+        self, uid: int, amt: int, sign: int, why: str, idem: str | None
+    ) -> int:
+        """Change the balance and write the ledger row atomically; the balance after.
+
+        A backend may do it in fewer round trips (one statement on PostgreSQL).
+        """
+        delta = sign * amt
+        async with self.transaction() as tx:
+            if idem is not None:
+                recorded = await self._recorded(tx, idem, uid, delta)
+                if recorded is not None:
+                    return recorded
+            row = await tx.fetch_one(_ADD if sign > 0 else _SUBTRACT, amt, uid)
+            if row is None and sign > 0:  # the credit would pass the BIGINT maximum
+                raise overflow(uid, amt)
+            if row is None:
+                raise InsufficientFunds(uid, await self._balance(tx, uid), amt)
+            after = int(row["balance"])
+            await tx.execute(_RECORD, uid, delta, after, why, idem)
+            return after
 
     async def _recorded(self, tx: Transaction, key: str, uid: int, delta: int) -> int | None:
         row = await tx.fetch_one(_RECORDED, key)
         if row is None:
             return None
-        if int(row["user_id"]) != uid or int(row["delta"]) != delta:
-            raise IdempotencyConflict(
-                f"idempotency key {key!r} was first used for user {row['user_id']} with "
-                f"delta {row['delta']}, now replayed for user {uid} with delta {delta}"
-            )
-        return int(row["balance_after"])
+        return replayed(key, row["user_id"], row["delta"], row["balance_after"], uid, delta)
+
+
+def overflow(uid: int, amt: int) -> BalanceOverflow:
+    """The error for a credit that would take the balance past the BIGINT maximum."""
+    return BalanceOverflow(
+        f"adding {amt} to the balance of user {uid} would exceed {2**63 - 1}; nothing was changed"
+    )
+
+
+def replayed(key: str, first_user: Any, first_delta: Any, after: Any, uid: int, delta: int) -> int:
+    """The balance after the change first made with *key*, if this call repeats it.
+
+    Raises:
+        IdempotencyConflict: The key was first used for another user or amount.
+    """
+    if int(first_user) != uid or int(first_delta) != delta:
+        raise IdempotencyConflict(
+            f"idempotency key {key!r} was first used for user {first_user} with "
+            f"delta {first_delta}, now replayed for user {uid} with delta {delta}"
+        )
+    return int(after)
 
 
 def utc_from_text(value: Any) -> datetime:

@@ -15,6 +15,7 @@ from safe_polling.lease._base import (
     HolderInfo,
     LeaseError,
     LeaseLost,
+    LeaseUnavailable,
     PollingLease,
     bot_id_from_token,
 )
@@ -29,6 +30,7 @@ __all__ = [
     "HolderInfo",
     "LeaseError",
     "LeaseLost",
+    "LeaseUnavailable",
     "PollingLease",
     "PostgresLease",
     "RedisLease",

@@ -9,10 +9,18 @@ import os
 import socket
 from types import TracebackType
 from typing import Self
+from urllib.parse import SplitResult, urlsplit
 
 import anyio
 
-__all__ = ["HolderInfo", "LeaseError", "LeaseLost", "PollingLease", "bot_id_from_token"]
+__all__ = [
+    "HolderInfo",
+    "LeaseError",
+    "LeaseLost",
+    "LeaseUnavailable",
+    "PollingLease",
+    "bot_id_from_token",
+]
 
 
 class LeaseError(Exception):
@@ -21,6 +29,17 @@ class LeaseError(Exception):
     Raised for a bad configuration, an unsupported server (for example a transaction-mode
     connection pooler in front of PostgreSQL) or a lease server that cannot be reached. The
     message says what to fix and never contains a password or a bot token.
+
+    .. versionadded:: 0.1.0
+    """
+
+
+class LeaseUnavailable(LeaseError):
+    """The lease backend cannot be reached now (refused, timed out, starting up).
+
+    Unlike a bad configuration this may pass: :func:`safe_polling.run_polling` stands by
+    and retries with backoff, and the preflight reports it as a warning, not a failure,
+    so that a backend restart does not put the bot into a platform restart loop.
 
     .. versionadded:: 0.1.0
     """
@@ -104,6 +123,16 @@ def bot_id_from_token(token: str | int) -> int:
         # Never echo the value: it may be a whole token with its secret.
         raise LeaseError("bot id must be a positive number or a bot token like '123456:ABC...'")
     return int(head)
+
+
+def _split_url(url: str, what: str) -> SplitResult:
+    """*url* split, or a LeaseError naming *what* (never the URL: it may hold a password)."""
+    try:
+        parts = urlsplit(url)
+        _ = parts.port  # a malformed port only raises when read
+    except ValueError:
+        raise LeaseError(f"{what} is not a valid URL (malformed host or port)") from None
+    return parts
 
 
 def _host_name() -> str:

@@ -9,6 +9,7 @@ import fcntl
 import json
 import logging
 import os
+import stat
 import threading
 import time
 from pathlib import Path
@@ -17,6 +18,7 @@ import anyio
 
 from safe_polling.lease._base import (
     HolderInfo,
+    LeaseError,
     LeaseLost,
     PollingLease,
     _default_version,
@@ -27,6 +29,14 @@ from safe_polling.lease._base import (
 __all__ = ["FileLease"]
 
 _log = logging.getLogger("safe_polling.lease")
+
+# Why a lock file cannot be opened, in the operator's terms.
+_OPEN_ERRORS: dict[type[OSError], str] = {
+    FileNotFoundError: "its directory does not exist",
+    NotADirectoryError: "a part of its directory path is not a directory",
+    IsADirectoryError: "it is a directory",
+    PermissionError: "permission denied",
+}
 
 
 def _same_file(path: Path, fd: int) -> bool:
@@ -105,12 +115,17 @@ class FileLease(PollingLease):
     was deleted or replaced counts the lease as lost.
 
     Args:
-        path: The lock file; created if missing (its directory must exist).
+        path: The lock file, an absolute path; created if missing (its directory must
+            exist). A relative path is refused: two processes started from different
+            working directories would lock two different files and both poll.
         bot_id: Bot id or token, only used in :meth:`describe`.
         name: Lease name, only used in :meth:`describe`.
         check_interval: Seconds between the holder's checks that its file is still in place.
         version: Version shown to other instances; defaults to the Render commit or the
             library version.
+
+    Raises:
+        LeaseError: *path* is relative.
 
     Example:
         >>> FileLease("/tmp/bot.lock", bot_id="123456:secret").describe()
@@ -130,6 +145,11 @@ class FileLease(PollingLease):
     ) -> None:
         super().__init__()
         self._path = Path(path)
+        if not self._path.is_absolute():
+            raise LeaseError(
+                f"the lease file must be an absolute path, not {str(path)[:200]!r}: processes "
+                "started from different directories would lock different files and all poll"
+            )
         self._label = "" if bot_id is None else f" (key {bot_id_from_token(bot_id)}:{name})"
         self._check_interval = check_interval
         self._version = version or _default_version()
@@ -149,7 +169,17 @@ class FileLease(PollingLease):
         return f"file lease on {self._path}{self._label}"
 
     def _open(self) -> int:
-        return os.open(self._path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        """The lock file opened (created if missing) for locking; LeaseError saying why not."""
+        try:
+            fd = os.open(self._path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        except OSError as exc:
+            reason = _OPEN_ERRORS.get(type(exc)) or exc.strerror or type(exc).__name__
+            raise LeaseError(f"{self.describe()}: cannot open the lock file ({reason})") from None
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            # /dev/null opens and even locks, but holds no record and cannot be truncated.
+            os.close(fd)
+            raise LeaseError(f"{self.describe()}: the lock file is not a regular file")
+        return fd
 
     def _took(self, fd: int) -> bool:
         """Finish taking the lock on ``fd``; False if the file was replaced meanwhile."""
@@ -234,10 +264,8 @@ class FileLease(PollingLease):
         return await anyio.to_thread.run_sync(self._read_holder)
 
     def _read_holder(self) -> HolderInfo | None:
-        try:
-            fd = os.open(self._path, os.O_RDONLY | os.O_CLOEXEC)
-        except FileNotFoundError:
-            return None
+        # Open it as the lease will: the preflight must fail on a path the lease cannot use.
+        fd = self._open()
         try:
             try:
                 fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)

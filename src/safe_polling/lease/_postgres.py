@@ -11,7 +11,7 @@ import os
 import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote
 
 import anyio
 
@@ -19,9 +19,11 @@ from safe_polling.lease._base import (
     HolderInfo,
     LeaseError,
     LeaseLost,
+    LeaseUnavailable,
     PollingLease,
     _default_version,
     _host_name,
+    _split_url,
     bot_id_from_token,
 )
 
@@ -183,7 +185,7 @@ class PostgresLease(PollingLease):
         version: str | None = None,
     ) -> None:
         super().__init__()
-        parts = urlsplit(dsn)
+        parts = _split_url(dsn, "the PostgreSQL lease URL")
         if parts.scheme not in ("postgres", "postgresql"):
             raise LeaseError("PostgreSQL lease needs a postgres:// or postgresql:// URL")
         self._dsn = dsn
@@ -243,7 +245,10 @@ class PostgresLease(PollingLease):
             )
         except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             detail = self._scrub(f"{type(exc).__name__}: {exc}")
-            raise LeaseError(f"{self.describe()}: cannot connect ({detail})") from None
+            # Refused, timed out or starting up may pass: a standby retries those.
+            transient = isinstance(exc, (OSError, TimeoutError, asyncpg.CannotConnectNowError))
+            error = LeaseUnavailable if transient else LeaseError
+            raise error(f"{self.describe()}: cannot connect ({detail})") from None
 
     async def _connect(self) -> asyncpg.Connection[Any]:
         conn = await self._open(_app_name(self._version, None))

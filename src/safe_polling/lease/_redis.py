@@ -11,7 +11,6 @@ import os
 import time
 import uuid
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 import anyio
 
@@ -19,9 +18,11 @@ from safe_polling.lease._base import (
     HolderInfo,
     LeaseError,
     LeaseLost,
+    LeaseUnavailable,
     PollingLease,
     _default_version,
     _host_name,
+    _split_url,
     bot_id_from_token,
 )
 
@@ -98,7 +99,7 @@ class RedisLease(PollingLease):
         version: str | None = None,
     ) -> None:
         super().__init__()
-        parts = urlsplit(url)
+        parts = _split_url(url, "the Redis lease URL")
         if parts.scheme not in ("redis", "rediss", "unix"):
             raise LeaseError("Redis lease needs a redis://, rediss:// or unix:// URL")
         if ttl <= 0 or (renew_interval is not None and not 0 < renew_interval < ttl):
@@ -154,8 +155,18 @@ class RedisLease(PollingLease):
         try:
             result = await self._redis().eval(script, len(keys), *keys, *args)
         except (RedisError, OSError) as exc:
-            raise LeaseError(f"{self.describe()}: Redis failed ({type(exc).__name__})") from None
+            raise self._failed(exc) from None
         return int(result)
+
+    def _failed(self, exc: Exception) -> LeaseError:
+        """The lease error for a Redis failure: unreachable (retry) or anything else."""
+        from redis.exceptions import AuthenticationError, ConnectionError, TimeoutError
+
+        transient = (ConnectionError, TimeoutError, OSError)
+        message = f"{self.describe()}: Redis failed ({type(exc).__name__})"
+        if isinstance(exc, transient) and not isinstance(exc, AuthenticationError):
+            return LeaseUnavailable(message)
+        return LeaseError(message)
 
     def _new_value(self) -> str:
         record = {
@@ -293,7 +304,7 @@ class RedisLease(PollingLease):
         try:
             raw = await self._redis().get(self._key)
         except (RedisError, OSError) as exc:
-            raise LeaseError(f"{self.describe()}: Redis failed ({type(exc).__name__})") from None
+            raise self._failed(exc) from None
         if raw is None:
             return None
         try:

@@ -7,18 +7,26 @@ import re
 import sys
 from collections.abc import Sequence
 
-from ._engine import format_json, format_text
+from safe_polling import __version__
+
+from ._output import apply_baseline, format_json, format_sarif, format_text, load_baseline
 from ._runner import RULES, run
+
+__all__ = ["lint_main"]
 
 _PREFIX_RE = re.compile(r"^SP[0-9]{0,3}$")
 _DESCRIPTION = """\
 Find the failure classes safe-polling exists for, without running the bot:
-polling started twice or outside safe_polling (SP1xx), error handlers that
-restart or retry (SP2xx), blocking calls inside async def (SP3xx), webhook
-mixed with polling and bot tokens in the source (SP4xx).
+polling started twice or inside a running event loop (SP1xx), error handlers
+that restart or retry and exits on Conflict (SP2xx), blocking calls inside
+async def (SP3xx), webhook mixed with polling and secrets in the source
+(SP4xx), coroutines called without await (SP5xx).
 
 Silence one line with `# safe-polling: ignore[SP301]` (or a bare
-`# safe-polling: ignore`). Exit status: 0 clean, 1 findings, 2 usage error.
+`# safe-polling: ignore`). Accept today's findings with
+`safe-polling lint --format json . > lint-baseline.json`, then
+`safe-polling lint --baseline lint-baseline.json .` fails only on new ones.
+Exit status: 0 clean, 1 findings, 2 usage error.
 """
 
 
@@ -26,7 +34,9 @@ def lint_main(argv: Sequence[str]) -> int:
     """Run ``safe-polling lint`` with *argv* (the arguments after ``lint``).
 
     Prints one line per finding (``path:line:col: SP101 message (fix: ...)``)
-    and a summary line, or a JSON list with ``--format json``.
+    and a summary line, a JSON list with ``--format json``, or a SARIF 2.1.0 log
+    with ``--format sarif``. With ``--baseline FILE`` the findings that file
+    holds are accepted: only new ones are printed and make the exit status 1.
 
     Args:
         argv (Sequence[:obj:`str`]): Command-line arguments, without the program
@@ -62,14 +72,26 @@ def lint_main(argv: Sequence[str]) -> int:
         print(f"{parser.prog}: error: {problem}", file=sys.stderr)
         return 2
     try:
+        accepted = load_baseline(args.baseline) if args.baseline else set()
         findings, checked = run(
-            args.paths, args.blocking_name, select or None, ignore or None, not args.no_config
+            args.paths,
+            args.blocking_name,
+            select or None,
+            ignore or None,
+            not args.no_config,
+            args.exclude,
         )
     except (FileNotFoundError, ValueError) as exc:
         print(f"{parser.prog}: error: {exc}", file=sys.stderr)
         return 2
-    print(format_json(findings) if args.format == "json" else format_text(findings, checked))
-    return 1 if findings else 0
+    new = apply_baseline(findings, accepted)
+    if args.format == "json":
+        print(format_json(new, RULES))
+    elif args.format == "sarif":
+        print(format_sarif(new, RULES, __version__))
+    else:
+        print(format_text(new, checked, len(findings) - len(new)))
+    return 1 if new else 0
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -80,7 +102,25 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("paths", nargs="*", metavar="PATH", help="files and directories to lint")
     parser.add_argument(
-        "--format", choices=("text", "json"), default="text", help="output format (default: text)"
+        "--format",
+        choices=("text", "json", "sarif"),
+        default="text",
+        help="output format: text, json, or sarif (SARIF 2.1.0 for GitHub code scanning); "
+        "default: text",
+    )
+    parser.add_argument(
+        "--exclude",
+        action="append",
+        default=[],
+        metavar="GLOB",
+        help="do not walk directories or files matching GLOB (name or path relative to the "
+        "linted directory: archive, legacy/*, *_old.py); repeatable",
+    )
+    parser.add_argument(
+        "--baseline",
+        metavar="FILE",
+        help="a previous `--format json` (or sarif) output: its findings are accepted and only "
+        "new ones are reported and fail the run",
     )
     parser.add_argument(
         "--select",
@@ -114,4 +154,6 @@ def _prefixes(values: Sequence[str]) -> list[str]:
 
 
 def _rule_table() -> str:
-    return "\n".join(f"{rule.id}  {rule.name:<30} {rule.summary}" for rule in RULES.values())
+    return "\n".join(
+        f"{rule.id}  {rule.severity:<7}  {rule.name:<30} {rule.summary}" for rule in RULES.values()
+    )

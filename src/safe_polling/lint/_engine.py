@@ -1,20 +1,20 @@
-"""The finding model, the rule table, file walking, suppression comments, output formats."""
+"""The finding and rule model, file walking, suppression comments, selection."""
 
 from __future__ import annotations
 
 import ast
+import fnmatch
 import io
-import json
 import os
 import re
 import tokenize
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ._context import ModuleContext, node_col, node_line
 
-__all__ = ["Finding", "Rule"]
+__all__ = ["SYNTAX_ERROR", "Finding", "Rule", "excluded", "iter_python_files"]
 
 SKIP_DIRS = frozenset({".venv", "venv", "__pycache__", ".git", "node_modules", "build", "dist"})
 _SUPPRESS_RE = re.compile(r"#\s*safe-polling:\s*ignore(?:\[(?P<rules>[^\]]*)\])?", re.IGNORECASE)
@@ -36,6 +36,9 @@ class Finding:
         rule (:obj:`str`): The rule id, e.g. ``"SP301"``.
         message (:obj:`str`): One line: what is wrong and why it matters.
         fix (:obj:`str`): One line: what to do instead.
+        fingerprint (:obj:`str`, optional): A hash of the rule, the path, the text of
+            the line and its rank among identical lines: stable when code above moves,
+            used by ``--baseline`` and SARIF. Not part of comparisons.
 
     Example:
         .. code-block:: python
@@ -54,6 +57,7 @@ class Finding:
     rule: str
     message: str
     fix: str
+    fingerprint: str = field(default="", compare=False)
 
     def format(self) -> str:
         """``path:line:col: RULE message (fix: ...)``, the human output line.
@@ -72,6 +76,9 @@ class Rule:
         name (:obj:`str`): A short kebab-case name.
         summary (:obj:`str`): What the rule finds.
         fix (:obj:`str`): What to do instead.
+        severity (:obj:`str`, optional): ``"error"`` (the bot breaks: 409 storm,
+            frozen loop, dead polling), ``"warning"`` (it breaks under some
+            conditions) or ``"note"``. Defaults to ``"error"``.
 
     .. versionadded:: 0.1.0
     """
@@ -80,6 +87,7 @@ class Rule:
     name: str
     summary: str
     fix: str
+    severity: str = "error"
 
     def at(
         self, ctx: ModuleContext, node: ast.AST, message: str, fix: str | None = None
@@ -106,21 +114,45 @@ SYNTAX_ERROR = Rule(
 )
 
 
-def iter_python_files(path: Path) -> Iterator[Path]:
-    """*path* itself if it is a file, else every ``*.py`` under it, skipping tool dirs."""
+def iter_python_files(path: Path, exclude: Sequence[str] = ()) -> Iterator[Path]:
+    """*path* itself if it is a file, else every ``*.py`` under it, skipping tool dirs.
+
+    *exclude* are globs matched against each directory's and file's name and its path
+    relative to *path* (``archive``, ``legacy/*``, ``*_old.py``).
+    """
     if path.is_file():
         yield path
         return
     for root, dirs, files in os.walk(path):
-        dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS and not d.endswith(".egg-info"))
+        here = Path(root)
+        dirs[:] = sorted(
+            d
+            for d in dirs
+            if d not in SKIP_DIRS
+            and not d.endswith(".egg-info")
+            and not excluded(here / d, path, exclude)
+        )
         for name in sorted(files):
-            if name.endswith(".py"):
-                yield Path(root) / name
+            if name.endswith(".py") and not excluded(here / name, path, exclude):
+                yield here / name
+
+
+def excluded(path: Path, root: Path, patterns: Sequence[str]) -> bool:
+    """Whether *path* (under *root*) matches one of the ``--exclude`` globs."""
+    if not patterns:
+        return False
+    relative = path.relative_to(root).as_posix()
+    return any(
+        fnmatch.fnmatchcase(path.name, pattern) or fnmatch.fnmatchcase(relative, pattern)
+        for pattern in patterns
+    )
 
 
 def suppressions(source: str) -> dict[int, frozenset[str]]:
     """Line → rule ids silenced there by ``# safe-polling: ignore[...]`` (``{"*"}`` = all)."""
     result: dict[int, frozenset[str]] = {}
+    if "safe-polling" not in source.lower():
+        return result  # tokenizing is a tenth of the run; most files have no comment
     for line, comment in _comments(source):
         match = _SUPPRESS_RE.search(comment)
         if match is None:
@@ -159,22 +191,3 @@ def selected(rule: str, select: Sequence[str] | None, ignore: Sequence[str] | No
     if not select or rule == SYNTAX_ERROR.id:
         return True
     return any(rule.startswith(prefix) for prefix in select)
-
-
-def format_text(findings: Sequence[Finding], files_checked: int) -> str:
-    """The human output: one line per finding, then a summary line."""
-    lines = [finding.format() for finding in sorted(findings)]
-    if findings:
-        files = len({finding.path for finding in findings})
-        noun = "problem" if len(findings) == 1 else "problems"
-        lines.append(
-            f"Found {len(findings)} {noun} in {files} of {files_checked} checked file(s)."
-        )
-    else:
-        lines.append(f"All checks passed: {files_checked} file(s) checked, no problems.")
-    return "\n".join(lines)
-
-
-def format_json(findings: Iterable[Finding]) -> str:
-    """A JSON list of objects with path, line, col, rule, message and fix."""
-    return json.dumps([asdict(finding) for finding in sorted(findings)], indent=2)

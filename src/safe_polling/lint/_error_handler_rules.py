@@ -9,6 +9,8 @@ from collections.abc import Iterator
 from ._context import FunctionNode, ModuleContext, call_name
 from ._engine import Finding, Rule
 
+__all__ = ["RULES", "check_module", "error_handlers", "restart_target"]
+
 _LOG_ONLY = (
     "only log in an error handler (application.add_error_handler(safe_polling."
     "logging_error_handler)); PTB keeps polling after a handler error"
@@ -37,7 +39,15 @@ RERAISE = Rule(
     "an error handler re-raises the error",
     "log the error and return; nothing above an error handler recovers from it",
 )
-RULES = (RESTART, RETRY_LOOP, PROCESS_RESTART, RERAISE)
+EXIT_ON_CONFLICT = Rule(
+    "SP205",
+    "exit-on-conflict",
+    "the process exits or restarts when Telegram answers 409 Conflict",
+    "on Conflict wait and let the other instance finish (PTB retries getUpdates; "
+    "safe_polling.run_polling stands by on its lease): an exit makes the supervisor start "
+    "another copy, and the two keep conflicting",
+)
+RULES = (RESTART, RETRY_LOOP, PROCESS_RESTART, RERAISE, EXIT_ON_CONFLICT)
 
 _HANDLER_NAME_RE = re.compile(
     r"^_*((on|handle)_(error|exception)s?|\w*(error|exception)s?_(handler|callback|hook))$",
@@ -71,7 +81,7 @@ Handler = FunctionNode | ast.Lambda
 def error_handlers(ctx: ModuleContext) -> list[tuple[str, Handler]]:
     """The module's error handlers: registered ones (resolved to their defs) and named ones."""
     found: dict[int, tuple[str, Handler]] = {}
-    for node in ast.walk(ctx.tree):
+    for node in ctx.nodes:
         if isinstance(node, ast.Call):
             for expr in _registered(node):
                 for handler in _resolve(ctx, expr):
@@ -112,7 +122,7 @@ def _resolve(ctx: ModuleContext, expr: ast.expr, depth: int = 0) -> list[Handler
 
 def _assigned(ctx: ModuleContext, name: str) -> Iterator[ast.expr]:
     # `handler = partial(report, admin=1)` then add_error_handler(handler).
-    for node in ast.walk(ctx.tree):
+    for node in ctx.nodes:
         if isinstance(node, ast.Assign) and any(
             isinstance(target, ast.Name) and target.id == name for target in node.targets
         ):
@@ -124,12 +134,51 @@ def _name(handler: Handler) -> str:
 
 
 def check_module(ctx: ModuleContext) -> Iterator[Finding]:
-    """SP201-SP204 for every error handler of the module."""
+    """SP201-SP205 for every error handler and every ``except Conflict`` of the module."""
     for name, handler in error_handlers(ctx):
         yield from _restarts(ctx, name, handler)
         yield from _retries(ctx, name, handler)
         yield from _exits(ctx, name, handler)
         yield from _reraises(ctx, name, handler)
+    yield from _conflict_exits(ctx)
+
+
+def _conflict_exits(ctx: ModuleContext) -> Iterator[Finding]:
+    # `except Conflict: os._exit(0)` and `if isinstance(err, Conflict): sys.exit()`.
+    for node in ctx.nodes:
+        if isinstance(node, ast.ExceptHandler) and node.type is not None:
+            body: list[ast.stmt] = node.body if _names_conflict(ctx, node.type) else []
+        elif isinstance(node, ast.If) and _isinstance_conflict(ctx, node.test):
+            body = node.body
+        else:
+            continue
+        for statement in body:
+            for child in ast.walk(statement):
+                if not isinstance(child, ast.Call):
+                    continue
+                what = _exit_call(ctx, child) or restart_target(ctx, child)
+                if what:
+                    yield EXIT_ON_CONFLICT.at(
+                        ctx,
+                        child,
+                        f"`{what}` runs when Telegram answers 409 Conflict: the supervisor "
+                        "starts a new copy that conflicts again (a restart loop)",
+                    )
+
+
+def _names_conflict(ctx: ModuleContext, expr: ast.expr) -> bool:
+    exprs = expr.elts if isinstance(expr, ast.Tuple) else [expr]
+    return any((ctx.qualname(e) or "").rsplit(".", 1)[-1] == "Conflict" for e in exprs)
+
+
+def _isinstance_conflict(ctx: ModuleContext, test: ast.expr) -> bool:
+    return (
+        isinstance(test, ast.Call)
+        and isinstance(test.func, ast.Name)
+        and test.func.id == "isinstance"
+        and len(test.args) == 2
+        and _names_conflict(ctx, test.args[1])
+    )
 
 
 def _everything(handler: Handler) -> Iterator[ast.AST]:

@@ -1,4 +1,11 @@
-"""SP1xx: where polling starts, how often, and whether through safe_polling."""
+"""SP1xx: where polling starts, how often, and whether the event loop is already running.
+
+PTB 22 (checked in 22.8, ``telegram/ext/_updater.py``: ``Updater._bootstrap`` is called
+by ``start_polling`` with no webhook URL and then always calls ``delete_webhook``)
+deletes the webhook before it polls, so a plain ``application.run_polling()`` is a
+correct start: these rules do not ask for safe_polling, they find starts that cannot
+work (two pollers in one program, a start inside a running event loop).
+"""
 
 from __future__ import annotations
 
@@ -6,8 +13,22 @@ import ast
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
+from ._branches import exclusive
 from ._context import FunctionKey, ModuleContext
 from ._engine import Finding, Rule
+from ._graph import CallGraph, CallSite
+
+__all__ = [
+    "RULES",
+    "StartSite",
+    "chain",
+    "check_module",
+    "check_program",
+    "compute_starters",
+    "start_kind",
+    "start_places",
+    "start_sites",
+]
 
 MULTIPLE_STARTS = Rule(
     "SP101",
@@ -15,21 +36,23 @@ MULTIPLE_STARTS = Rule(
     "polling is started from more than one place in the program",
     "start polling exactly once, with safe_polling.run_polling(application); remove this start",
 )
-RAW_START = Rule(
-    "SP102",
-    "polling-outside-safe-polling",
-    "polling is started without safe_polling (no lease, no guard, no deleteWebhook)",
-    "call safe_polling.run_polling(application), or `await safe_polling.safe_start_polling("
-    "application)` when you run the event loop yourself",
-)
 FLAG_GUARD = Rule(
     "SP103",
     "in-process-polling-flag",
     "a global flag guards the polling start; it cannot see a second process",
     "delete the flag and start with safe_polling.run_polling: its lease keeps one poller "
     "across processes and deploys",
+    severity="warning",
 )
-RULES = (MULTIPLE_STARTS, RAW_START, FLAG_GUARD)
+RUNNING_LOOP = Rule(
+    "SP104",
+    "run-polling-in-running-loop",
+    "run_polling()/run_webhook() is called where an event loop is already running",
+    "call run_polling() from plain sync code (`if __name__ == '__main__': main()`), or, "
+    "inside async code, `await application.initialize(); await application.start(); "
+    "await application.updater.start_polling()` (or safe_polling.safe_start_polling)",
+)
+RULES = (MULTIPLE_STARTS, FLAG_GUARD, RUNNING_LOOP)
 
 SAFE_STARTS = frozenset(
     {
@@ -40,6 +63,9 @@ SAFE_STARTS = frozenset(
     }
 )
 START_ATTRS = frozenset({"run_polling", "start_polling"})
+# Calls that run their own event loop (PTB's run_* call loop.run_until_complete).
+_LOOP_RUNNERS = frozenset({"run_polling", "run_webhook"})
+_SYNC_SAFE_RUNNERS = frozenset({"safe_polling.run_polling", "safe_polling._run.run_polling"})
 
 
 def start_kind(ctx: ModuleContext, call: ast.Call) -> str | None:
@@ -74,35 +100,26 @@ def _own_method(ctx: ModuleContext, call: ast.Call, name: str) -> bool:
     )
 
 
-def starter_callee(
-    ctx: ModuleContext, call: ast.Call, starters: set[FunctionKey]
-) -> FunctionKey | None:
-    """The user's polling-starting function that *call* calls, if any."""
-    key = ctx.callee_key(call)
-    return key if key in starters else None
-
-
-def compute_starters(modules: Sequence[ModuleContext]) -> set[FunctionKey]:
+def compute_starters(modules: Sequence[ModuleContext], graph: CallGraph) -> set[FunctionKey]:
     """Functions that start polling, directly or through another such function."""
     starters: set[FunctionKey] = set()
-    changed = True
-    while changed:
-        changed = False
-        for ctx in modules:
-            for call in _calls(ctx):
-                if start_kind(ctx, call) is None and not starter_callee(ctx, call, starters):
-                    continue
-                function = ctx.enclosing_function(call)
-                if function is not None and ctx.function_key(function) not in starters:
-                    starters.add(ctx.function_key(function))
-                    changed = True
+    queue: list[FunctionKey] = []
+    for ctx in modules:
+        for call in ctx.calls:
+            function = ctx.enclosing_function(call)
+            if function is None or start_kind(ctx, call) is None:
+                continue
+            key = ctx.function_key(function)
+            if key not in starters:
+                starters.add(key)
+                queue.append(key)
+    while queue:
+        callee = queue.pop()
+        for site in graph.callers.get(callee, []):
+            if site.caller is not None and site.caller not in starters and not site.ctx.is_test:
+                starters.add(site.caller)
+                queue.append(site.caller)
     return starters
-
-
-def _calls(ctx: ModuleContext) -> Iterator[ast.Call]:
-    for node in ast.walk(ctx.tree):
-        if isinstance(node, ast.Call):
-            yield node
 
 
 @dataclass(frozen=True)
@@ -120,17 +137,28 @@ class StartSite:
         return (self.ctx.path, self.call.lineno, self.call.col_offset)
 
 
-def start_sites(modules: Sequence[ModuleContext], starters: set[FunctionKey]) -> list[StartSite]:
-    """Every polling start primitive and every call of a starter function, in the program."""
+def start_sites(
+    modules: Sequence[ModuleContext], starters: set[FunctionKey], graph: CallGraph
+) -> list[StartSite]:
+    """Every polling start primitive and every call of a starter function, in *modules*."""
     sites = []
     for ctx in modules:
-        for call in _calls(ctx):
-            callee = None if start_kind(ctx, call) else starter_callee(ctx, call, starters)
-            if start_kind(ctx, call) or callee:
-                function = ctx.enclosing_function(call)
-                within = ctx.function_key(function) if function else None
-                sites.append(StartSite(ctx, call, callee, within))
+        for site in _running_sites(modules, ctx, graph):
+            kind = start_kind(ctx, site.call)
+            callee = None if kind else (site.callee if site.callee in starters else None)
+            if kind or callee:
+                sites.append(StartSite(ctx, site.call, callee, site.caller))
     return sorted(sites, key=lambda site: site.key)
+
+
+def _running_sites(
+    program: Sequence[ModuleContext], ctx: ModuleContext, graph: CallGraph
+) -> Iterator[CallSite]:
+    # A module's `if __name__ == "__main__":` block runs only in the program it starts.
+    entry = bool(program) and program[0] is ctx
+    for site in graph.sites_in(ctx):
+        if entry or site.caller is not None or not ctx.under_main_guard(site.call):
+            yield site
 
 
 def start_places(sites: list[StartSite]) -> list[StartSite]:
@@ -166,61 +194,144 @@ def start_places(sites: list[StartSite]) -> list[StartSite]:
     return sorted(places.values(), key=lambda site: site.key)
 
 
+Link = tuple[ModuleContext, ast.AST]
+
+
+def chain(
+    ctx: ModuleContext,
+    node: ast.AST,
+    within: FunctionKey | None,
+    callers: dict[FunctionKey, list[CallSite]],
+) -> list[Link]:
+    """*node*, then the one call of its function, then that function's one call, and so on.
+
+    The way the program reaches *node* when that way is unique: two such chains that
+    pass through opposite branches of one ``if`` cannot both run.
+    """
+    links: list[Link] = [(ctx, node)]
+    seen: set[FunctionKey] = set()
+    while within is not None and within not in seen and len(links) < 50:
+        seen.add(within)
+        outside = [site for site in callers.get(within, []) if site.caller != within]
+        if len(outside) != 1:
+            break
+        links.append((outside[0].ctx, outside[0].call))
+        within = outside[0].caller
+    return links
+
+
+def can_both_run(first: list[Link], second: list[Link]) -> bool:
+    """False when two chains pass through branches that exclude each other."""
+    return not any(
+        a_ctx is b_ctx and exclusive(a_ctx, a, b) for a_ctx, a in first for b_ctx, b in second
+    )
+
+
+def program_callers(
+    program: Sequence[ModuleContext], graph: CallGraph
+) -> dict[FunctionKey, list[CallSite]]:
+    """Callers by callee, among the call sites of *program*'s modules only."""
+    callers: dict[FunctionKey, list[CallSite]] = {}
+    for ctx in program:
+        for site in _running_sites(program, ctx, graph):
+            if site.callee is not None:
+                callers.setdefault(site.callee, []).append(site)
+    return callers
+
+
 def check_program(
-    modules: Sequence[ModuleContext], starters: set[FunctionKey]
+    program: Sequence[ModuleContext], starters: set[FunctionKey], graph: CallGraph
 ) -> Iterator[Finding]:
-    """SP101: every polling start after the first, pointing at the first."""
-    program = [ctx for ctx in modules if not ctx.is_test]
-    places = start_places(start_sites(program, starters))
+    """SP101: every polling start that can run after an earlier one, pointing at it."""
+    places = start_places(start_sites(program, starters, graph))
     if len(places) < 2:
         return
-    first = places[0]
-    where = first.ctx.location(first.call)
-    for place in places[1:]:
+    callers = program_callers(program, graph)
+    chains = [chain(p.ctx, p.call, p.within, callers) for p in places]
+    again: list[tuple[StartSite, StartSite]] = []  # (a start, an earlier one it can join)
+    for i, place in enumerate(places):
+        earlier = next((j for j in range(i) if can_both_run(chains[i], chains[j])), None)
+        if earlier is not None:
+            again.append((place, places[earlier]))
+    for place, first in again:
         yield MULTIPLE_STARTS.at(
             place.ctx,
             place.call,
-            f"polling is started in {len(places)} places in this program (first at {where}); "
-            "a second start is a second poller and 409 Conflict",
+            f"polling is started in {len(again) + 1} places in this program "
+            f"(first at {first.ctx.location(first.call)}); a second start is a second poller "
+            "and 409 Conflict",
         )
 
 
-def check_module(ctx: ModuleContext) -> Iterator[Finding]:
-    """SP102 and SP103 for one module."""
-    for call in _calls(ctx):
-        if start_kind(ctx, call) != "raw":
+def check_module(ctx: ModuleContext, in_loop: set[FunctionKey]) -> Iterator[Finding]:
+    """SP103 and SP104 for one module (*in_loop*: sync functions called from async code)."""
+    yield from _flag_guards(ctx)
+    for call in ctx.calls:
+        runner = _loop_runner(ctx, call)
+        if runner is None:
             continue
-        text = ast.unparse(call.func)
-        yield RAW_START.at(
+        function = ctx.enclosing_function(call)
+        if function is None:
+            continue
+        if isinstance(function, ast.AsyncFunctionDef):
+            where = f"inside `async def {function.name}`"
+        elif ctx.function_key(function) in in_loop:
+            where = f"in `{function.name}`, which async code calls"
+        else:
+            continue
+        yield RUNNING_LOOP.at(
             ctx,
             call,
-            f"`{text}()` starts polling outside safe_polling: no lease across processes, "
-            "no webhook deletion, no process-wide guard",
+            f"`{runner}()` runs its own event loop but is called {where}: PTB raises "
+            "`RuntimeError: Cannot close a running event loop` and the bot never polls",
         )
-    yield from _flag_guards(ctx)
+
+
+def _loop_runner(ctx: ModuleContext, call: ast.Call) -> str | None:
+    qualname = ctx.qualname(call.func) or ""
+    if qualname in _SYNC_SAFE_RUNNERS:
+        return qualname
+    func = call.func
+    if (
+        isinstance(func, ast.Attribute)
+        and func.attr in _LOOP_RUNNERS
+        and not _own_method(ctx, call, func.attr)
+        and not qualname.startswith("safe_polling.")
+    ):
+        return ast.unparse(func)
+    return None
 
 
 def _flag_guards(ctx: ModuleContext) -> Iterator[Finding]:
-    for functions in ctx.defs.values():
-        for function in functions:
-            if not _starts_raw(ctx, function):
+    # A `global X` is a polling flag when the function tests X, sets it to a constant
+    # and starts polling: other globals (counters, caches) are not.
+    for function in ctx.own:
+        own = ctx.own_nodes(function)
+        if not any(isinstance(n, ast.Call) and start_kind(ctx, n) == "raw" for n in own):
+            continue
+        tested = {
+            name.id
+            for node in own
+            if isinstance(node, ast.If | ast.While)
+            for name in ast.walk(node.test)
+            if isinstance(name, ast.Name)
+        }
+        flagged = {
+            target.id
+            for node in own
+            if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant)
+            for target in node.targets
+            if isinstance(target, ast.Name)
+        }
+        for node in own:
+            if not isinstance(node, ast.Global):
                 continue
-            for node in ast.walk(function):
-                if isinstance(node, ast.Global) and ctx.enclosing_function(node) is function:
-                    names = ", ".join(node.names)
-                    yield FLAG_GUARD.at(
-                        ctx,
-                        node,
-                        f"`global {names}` in `{function.name}` is an in-process polling guard; "
-                        "it cannot stop a second process (deploy overlap, second copy) "
-                        "from polling too",
-                    )
-
-
-def _starts_raw(ctx: ModuleContext, function: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
-    return any(
-        isinstance(node, ast.Call)
-        and start_kind(ctx, node) == "raw"
-        and ctx.enclosing_function(node) is function
-        for node in ast.walk(function)
-    )
+            names = [name for name in node.names if name in tested and name in flagged]
+            if names:
+                yield FLAG_GUARD.at(
+                    ctx,
+                    node,
+                    f"`global {', '.join(names)}` in `{function.name}` is an in-process polling "
+                    "guard; it cannot stop a second process (deploy overlap, second copy) "
+                    "from polling too",
+                )

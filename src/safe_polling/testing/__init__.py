@@ -11,6 +11,7 @@
 
 from safe_polling.testing._client import FakeBotAPIClient
 from safe_polling.testing._core import make_token
+from safe_polling.testing._flood import FloodLimits
 from safe_polling.testing._process import spawn_fake_bot_api
 from safe_polling.testing._records import Call, FakeStats, Sent, TokenStats
 from safe_polling.testing._server import FakeBotAPI
@@ -20,6 +21,7 @@ __all__ = [
     "FakeBotAPI",
     "FakeBotAPIClient",
     "FakeStats",
+    "FloodLimits",
     "Sent",
     "TokenStats",
     "make_token",

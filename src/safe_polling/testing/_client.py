@@ -22,6 +22,11 @@ if TYPE_CHECKING:
     from telegram.ext._applicationbuilder import InitApplicationBuilder
 
 
+__all__ = [
+    "FakeBotAPIClient",
+]
+
+
 class FakeBotAPIClient:
     """Async client of the control API of a fake started with ``python -m safe_polling.testing``.
 
@@ -143,13 +148,62 @@ class FakeBotAPIClient:
             token=token,
         )
 
+    async def inject(self, kind: str, **arguments: Any) -> dict[str, Any]:
+        """Any ``FakeBotAPI.inject_<kind>`` with the same keyword arguments, e.g.
+        ``await client.inject("poll_answer", user_id=5, poll_id=pid, option_ids=[0])``."""
+        return await self._inject(kind, **arguments)
+
     async def inject_callback_query(
-        self, user_id: int, data: str, *, message_id: int | None = None, token: str | None = None
+        self,
+        user_id: int,
+        data: str,
+        *,
+        message_id: int | None = None,
+        chat_id: int | None = None,
+        require_button: bool = True,
+        token: str | None = None,
     ) -> dict[str, Any]:
         """See :meth:`FakeBotAPI.inject_callback_query`."""
         return await self._inject(
-            "callback_query", user_id=user_id, data=data, message_id=message_id, token=token
+            "callback_query",
+            user_id=user_id,
+            data=data,
+            message_id=message_id,
+            chat_id=chat_id,
+            require_button=require_button,
+            token=token,
         )
+
+    # ---- the world -------------------------------------------------------------------------
+
+    async def add_user(self, user_id: int, first_name: str = "Test", **options: Any) -> Any:
+        """See :meth:`FakeBotAPI.add_user`."""
+        return (await self._call("add_user", user_id=user_id, first_name=first_name, **options))[
+            "user"
+        ]
+
+    async def add_group(self, chat_id: int, title: str | None = None, **options: Any) -> Any:
+        """See :meth:`FakeBotAPI.add_group` (``members`` keys may be strings)."""
+        return (await self._call("add_group", chat_id=chat_id, title=title, **options))["chat"]
+
+    async def block_bot(self, user_id: int, *, token: str | None = None) -> Any:
+        """See :meth:`FakeBotAPI.block_bot`."""
+        return (await self._call("block", user_id=user_id, token=token))["update"]
+
+    async def unblock_bot(self, user_id: int, *, token: str | None = None) -> Any:
+        """See :meth:`FakeBotAPI.unblock_bot`."""
+        return (await self._call("unblock", user_id=user_id, token=token))["update"]
+
+    async def set_member_status(
+        self, chat_id: int, user_id: int, status: str, **options: Any
+    ) -> Any:
+        """See :meth:`FakeBotAPI.set_member_status`."""
+        body = {"chat_id": chat_id, "user_id": user_id, "status": status, **options}
+        return (await self._call("member_status", **body))["update"]
+
+    async def advance_time(self, seconds: float) -> None:
+        """See :meth:`FakeBotAPI.advance_time`."""
+        await self._call("advance_time", seconds=seconds)
 
     async def inject_photo(
         self, user_id: int, data: bytes, caption: str | None = None, *, token: str | None = None
@@ -225,6 +279,15 @@ class FakeBotAPIClient:
             times=times,
             **{k: v for k, v in body.items() if v is not None},
         )
+
+    async def set_latency(self, seconds: float, *, method: str | None = None) -> None:
+        """See :meth:`FakeBotAPI.set_latency`."""
+        await self._call("latency", seconds=seconds, **({"method": method} if method else {}))
+
+    async def latency(self) -> dict[str, Any]:
+        """See :attr:`FakeBotAPI.latency`."""
+        result: dict[str, Any] = await self._call("latency")
+        return result
 
     async def set_webhook(self, url: str, *, token: str | None = None) -> None:
         """See :meth:`FakeBotAPI.set_webhook`."""

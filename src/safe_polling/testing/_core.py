@@ -9,9 +9,19 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
+from safe_polling.testing._clock import Clock
+from safe_polling.testing._flood import FloodLimits, Limiter
+from safe_polling.testing._latency import Latency
 from safe_polling.testing._params import ApiError
 from safe_polling.testing._records import Call, FakeStats, Sent
 from safe_polling.testing._state import BotState
+
+__all__ = [
+    "DEFAULT_USERNAME",
+    "Core",
+    "check_token_shape",
+    "make_token",
+]
 
 DEFAULT_USERNAME = "fake_test_bot"
 
@@ -43,7 +53,9 @@ def check_token_shape(token: str) -> int:
 class Core:
     """Token rules, bot states and records; no HTTP here."""
 
-    def __init__(self, token: str | None, username: str, conflict_delay: float) -> None:
+    def __init__(
+        self, token: str | None, username: str, conflict_delay: float, strict_chats: bool = True
+    ) -> None:
         if token is not None:
             try:
                 check_token_shape(token)
@@ -54,7 +66,11 @@ class Core:
         self.token = token or make_token()
         self.username = username
         self.conflict_delay = conflict_delay
+        self.latency = Latency()
         self.states: dict[str, BotState] = {}
+        self.clock = Clock()
+        self.strict_chats = strict_chats
+        self.flood_limits: FloodLimits | None = None
         self.calls: list[Call] = []
         self.sent: list[Sent] = []
         self.current_get_updates = 0
@@ -79,9 +95,23 @@ class Core:
         """The state of ``token``, created on first use."""
         found = self.states.get(token)
         if found is None:
-            found = BotState(token, check_token_shape(token), self.username)
+            found = BotState(
+                token,
+                check_token_shape(token),
+                self.username,
+                strict_chats=self.strict_chats,
+                clock=self.clock,
+            )
+            if self.flood_limits is not None:
+                found.flood = Limiter(self.flood_limits)
             self.states[token] = found
         return found
+
+    def set_flood_limits(self, limits: FloodLimits | None) -> None:
+        """Turn flood control on (fresh buckets for every bot) or off."""
+        self.flood_limits = limits
+        for state in self.states.values():
+            state.flood = Limiter(limits) if limits is not None else None
 
     def plan_error(
         self,

@@ -16,6 +16,12 @@ from safe_polling.testing._methods import BY_LOWER, METHODS
 from safe_polling.testing._params import Answer, ApiError, read_params, recordable
 from safe_polling.testing._records import Call
 
+__all__ = [
+    "BotHandler",
+    "add_routes",
+    "envelope",
+]
+
 _LOG = logging.getLogger("safe_polling.testing")
 
 
@@ -60,6 +66,20 @@ class BotHandler:
         self.core = core
 
     async def bot_api(self, request: web.Request) -> web.StreamResponse:
+        """Serve one Bot API method call after the simulated round trip (half each way)."""
+        try:
+            method = _split_path(request.raw_path)[1]
+        except ApiError:
+            method = ""
+        half = self.core.latency.of(BY_LOWER.get(method.lower(), method)) / 2
+        if half:
+            await asyncio.sleep(half)
+        response = await self._answer(request)
+        if half:
+            await asyncio.sleep(half)
+        return response
+
+    async def _answer(self, request: web.Request) -> web.StreamResponse:
         """Serve one Bot API method call and record it in ``core.calls``."""
         arrived = time.time()
         try:
@@ -70,6 +90,7 @@ class BotHandler:
         params: dict[str, Any] = {}
         started: Call | None = None
         status = 200
+        description = ""
         try:
             state = self.core.authorize(token)
             if canonical not in METHODS:
@@ -82,7 +103,7 @@ class BotHandler:
                 raise planned
             result = await METHODS[canonical](self.core, state, params)
         except ApiError as error:
-            status = error.code
+            status, description = error.code, error.description
             return envelope(error)
         except asyncio.CancelledError:
             status = 499  # the client went away (nginx's code for it)
@@ -90,11 +111,11 @@ class BotHandler:
         except Exception:
             # A bug in the fake must show up as a failing request, not a dead server.
             _LOG.exception("fake Bot API failed on %s", canonical)
-            status = 500
-            return envelope(ApiError(500, "Internal Server Error"))
+            status, description = 500, "Internal Server Error"
+            return envelope(ApiError(500, description))
         finally:
             self.core.end_call(
-                started, Call(canonical, recordable(params), token, arrived, status)
+                started, Call(canonical, recordable(params), token, arrived, status, description)
             )
         body: dict[str, Any] = {"ok": True, "result": result}
         if isinstance(result, Answer):

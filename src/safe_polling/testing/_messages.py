@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from safe_polling.testing import _format, _objects
+from safe_polling.testing import _format, _objects, _world
 from safe_polling.testing._core import Core
 from safe_polling.testing._params import (
     bad_request,
@@ -16,6 +16,26 @@ from safe_polling.testing._params import (
     recordable,
 )
 from safe_polling.testing._state import BotState, StoredMessage
+
+__all__ = [
+    "CHAT_ACTIONS",
+    "MAX_TEXT",
+    "NOT_MODIFIED",
+    "answer_callback_query",
+    "apply_edit",
+    "chat_id_of",
+    "delete_message",
+    "edit_message_caption",
+    "edit_message_reply_markup",
+    "edit_message_text",
+    "editable",
+    "formatted",
+    "inline_markup",
+    "reply_to",
+    "send_bot_message",
+    "send_chat_action",
+    "send_message",
+]
 
 MAX_TEXT = 4096
 NOT_MODIFIED = (
@@ -126,12 +146,17 @@ def send_bot_message(
 ) -> dict[str, Any]:
     """Create, store and record a message from the bot; returns the Message."""
     chat_id = chat_id_of(params)
+    # Parameters are parsed before the chat is looked up, as on the real server.
+    markup = inline_markup(params)
+    _world.check_writable(state, chat_id)
+    if state.flood is not None:
+        state.flood.take(chat_id, state.clock.now())
     msg = _objects.message(
         state.new_message_id(chat_id),
         state.chat_obj(chat_id),
         _objects.bot_user(state.bot_id, state.username),
         reply_to_message=reply_to(state, chat_id, params),
-        reply_markup=inline_markup(params),
+        reply_markup=markup,
         **fields,
     )
     state.store_message(msg, by_bot=True)
@@ -148,7 +173,7 @@ async def send_message(core: Core, state: BotState, params: dict[str, Any]) -> A
     return send_bot_message(core, state, "sendMessage", params, text=text, entities=entities)
 
 
-def _editable(state: BotState, params: dict[str, Any]) -> StoredMessage:
+def editable(state: BotState, params: dict[str, Any]) -> StoredMessage:
     chat_id = chat_id_of(params)
     stored = state.messages.get((chat_id, get_int(params, "message_id")))
     if stored is None or stored.deleted:
@@ -158,14 +183,14 @@ def _editable(state: BotState, params: dict[str, Any]) -> StoredMessage:
     return stored
 
 
-def _apply_edit(
+def apply_edit(
     core: Core, state: BotState, method: str, params: dict[str, Any], changes: dict[str, Any]
 ) -> Any:
     """Edit a message (or an inline message: result True), refusing no-op edits."""
     if present(params, "inline_message_id"):
         core.record_sent(state, method, None, recordable(params), None, True)
         return True
-    stored = _editable(state, params)
+    stored = editable(state, params)
     old = stored.message
     if all(old.get(k) == v for k, v in changes.items()):
         raise bad_request(NOT_MODIFIED)
@@ -183,7 +208,7 @@ async def edit_message_text(core: Core, state: BotState, params: dict[str, Any])
         raise bad_request("message text is empty")
     text, entities = formatted(params, "text", MAX_TEXT)
     changes = {"text": text, "entities": entities, "reply_markup": inline_markup(params)}
-    return _apply_edit(core, state, "editMessageText", params, changes)
+    return apply_edit(core, state, "editMessageText", params, changes)
 
 
 async def edit_message_caption(core: Core, state: BotState, params: dict[str, Any]) -> Any:
@@ -194,13 +219,13 @@ async def edit_message_caption(core: Core, state: BotState, params: dict[str, An
         "caption_entities": entities,
         "reply_markup": inline_markup(params),
     }
-    return _apply_edit(core, state, "editMessageCaption", params, changes)
+    return apply_edit(core, state, "editMessageCaption", params, changes)
 
 
 async def edit_message_reply_markup(core: Core, state: BotState, params: dict[str, Any]) -> Any:
     """``editMessageReplyMarkup``: no reply_markup removes the keyboard."""
     changes = {"reply_markup": inline_markup(params)}
-    return _apply_edit(core, state, "editMessageReplyMarkup", params, changes)
+    return apply_edit(core, state, "editMessageReplyMarkup", params, changes)
 
 
 async def delete_message(core: Core, state: BotState, params: dict[str, Any]) -> Any:
@@ -225,7 +250,9 @@ async def send_chat_action(core: Core, state: BotState, params: dict[str, Any]) 
 
 async def answer_callback_query(core: Core, state: BotState, params: dict[str, Any]) -> Any:
     """``answerCallbackQuery``: each query can be answered once."""
-    user_id = state.callback_queries.pop(get_str(params, "callback_query_id"), None)
+    user_id = state.queries.take(
+        "callback", get_str(params, "callback_query_id"), state.clock.now()
+    )
     if user_id is None:
         raise bad_request("query is too old and response timeout expired or query ID is invalid")
     core.record_sent(state, "answerCallbackQuery", user_id, recordable(params), None, True)

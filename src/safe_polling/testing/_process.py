@@ -7,11 +7,18 @@ import asyncio
 import contextlib
 import signal
 import sys
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 
 from safe_polling.testing._client import FakeBotAPIClient
 from safe_polling.testing._core import DEFAULT_USERNAME
 from safe_polling.testing._server import FakeBotAPI
+
+__all__ = [
+    "READY_PREFIX",
+    "main",
+    "serve",
+    "spawn_fake_bot_api",
+]
 
 READY_PREFIX = "FakeBotAPI listening on "
 
@@ -26,7 +33,29 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--token", default=None, help="accept only this bot token")
     parser.add_argument("--username", default=DEFAULT_USERNAME)
     parser.add_argument("--conflict-delay", type=float, default=3.0)
+    parser.add_argument(
+        "--latency", type=float, default=0.0, help="simulated round trip of every call (s)"
+    )
+    parser.add_argument(
+        "--method-latency",
+        action="append",
+        default=[],
+        type=_method_latency,
+        metavar="METHOD=SECONDS",
+        help="simulated round trip of one method, e.g. getUpdates=0.1 (repeatable)",
+    )
     return parser
+
+
+def _method_latency(text: str) -> tuple[str, float]:
+    """``"getUpdates=0.1"`` -> ``("getUpdates", 0.1)``."""
+    method, sep, seconds = text.partition("=")
+    if not sep or not method:
+        raise argparse.ArgumentTypeError(f"expected METHOD=SECONDS, got {text!r}")
+    try:
+        return method, float(seconds)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected METHOD=SECONDS, got {text!r}") from None
 
 
 async def serve(argv: Sequence[str] | None = None) -> None:
@@ -45,6 +74,8 @@ async def serve(argv: Sequence[str] | None = None) -> None:
         port=args.port,
         username=args.username,
         conflict_delay=args.conflict_delay,
+        latency=args.latency,
+        method_latency=dict(args.method_latency),
     )
     async with api:
         # The token is deliberately not printed: it is fetched through /_control/info.
@@ -66,11 +97,14 @@ async def spawn_fake_bot_api(
     username: str = DEFAULT_USERNAME,
     conflict_delay: float = 3.0,
     ready_timeout: float = 20.0,
+    latency: float = 0.0,
+    method_latency: Mapping[str, float] | None = None,
 ) -> AsyncIterator[FakeBotAPIClient]:
     """Start ``python -m safe_polling.testing`` as a subprocess and yield a connected client.
 
     The process is terminated (then killed) on exit. With ``port=0`` the server picks a free
     port itself and reports it in its ready line, so there is no race for the port.
+    ``latency`` and ``method_latency`` simulate a network round trip as in :class:`FakeBotAPI`.
 
     Example:
         .. code-block:: python
@@ -87,6 +121,9 @@ async def spawn_fake_bot_api(
     """
     command = [sys.executable, "-m", "safe_polling.testing", "--host", host, "--port", str(port)]
     command += ["--username", username, "--conflict-delay", str(conflict_delay)]
+    command += ["--latency", str(latency)]
+    for method, seconds in (method_latency or {}).items():
+        command += ["--method-latency", f"{method}={seconds}"]
     if token is not None:
         command += ["--token", token]
     proc = await asyncio.create_subprocess_exec(*command, stdout=asyncio.subprocess.PIPE)

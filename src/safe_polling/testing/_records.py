@@ -10,6 +10,19 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+__all__ = [
+    "CONFLICT_OTHER_GET_UPDATES",
+    "CONFLICT_SET_WEBHOOK",
+    "CONFLICT_WEBHOOK_ACTIVE",
+    "Call",
+    "FakeStats",
+    "Sent",
+    "SentPredicate",
+    "TokenStats",
+    "describe_sent",
+    "sent_matcher",
+]
+
 # The three kinds of 409 Conflict answers, keys of the ``conflicts`` counters.
 CONFLICT_OTHER_GET_UPDATES = "other_get_updates"
 CONFLICT_WEBHOOK_ACTIVE = "webhook_active"
@@ -27,6 +40,8 @@ class Call:
         token (:obj:`str`): The bot token of the request.
         time (:obj:`float`): Unix time the request arrived.
         status (:obj:`int`): HTTP status of the answer (200, 400, 409, ...).
+        description (:obj:`str`): The error description answered (``""`` on success), e.g.
+            ``"Bad Request: chat not found"``.
 
     .. versionadded:: 0.1.0
     """
@@ -36,6 +51,7 @@ class Call:
     token: str = field(repr=False)
     time: float
     status: int = 200
+    description: str = ""
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Call:

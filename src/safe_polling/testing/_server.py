@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from safe_polling.testing import _control, _http, _inject, _polling
+from safe_polling.testing import _control, _http, _polling
 from safe_polling.testing._core import DEFAULT_USERNAME, Core, make_token
+from safe_polling.testing._flood import FloodLimits
 from safe_polling.testing._records import (
     Call,
     FakeStats,
@@ -17,14 +19,19 @@ from safe_polling.testing._records import (
     describe_sent,
     sent_matcher,
 )
-from safe_polling.testing._state import BotState
+from safe_polling.testing._scenario import Scenario
 
 if TYPE_CHECKING:
     from telegram import Bot
     from telegram.ext._applicationbuilder import InitApplicationBuilder
 
 
-class FakeBotAPI:
+__all__ = [
+    "FakeBotAPI",
+]
+
+
+class FakeBotAPI(Scenario):
     """An offline, faithful fake of the Telegram Bot API server, for tests.
 
     Serves ``/bot<token>/<method>`` over real HTTP on 127.0.0.1 (python-telegram-bot talks to
@@ -61,6 +68,23 @@ class FakeBotAPI:
         conflict_delay (:obj:`float`, optional): Throttle of 409 answers: at most one per this
             many seconds goes out at once, later ones wait this long. Defaults to ``3.0`` like the
             real server; tests use a small value.
+        latency (:obj:`float`, optional): A simulated network round trip in seconds, waited
+            half before the fake handles a call and half before its answer leaves (long-poll
+            getUpdates included). Defaults to ``0.0`` (loopback). Benchmarks use ``0.06``, a
+            bot hosted 60 ms away from Telegram.
+        method_latency (Mapping[:obj:`str`, :obj:`float`], optional): Round trips of single
+            methods (case-insensitive), e.g. ``{"getUpdates": 0.1}``; they win over
+            ``latency``. Change both later with :meth:`set_latency`.
+        strict_chats (:obj:`bool`, optional): Refuse to send to a chat the bot does not know
+            (``400 Bad Request: chat not found``), as Telegram does: a private chat exists once
+            its user wrote to the bot or :meth:`add_user` declared it, a group once declared or
+            written in. Defaults to :obj:`True`; :obj:`False` accepts any chat id.
+        flood_control (:class:`FloodLimits`, optional): Telegram's send limits, answered with
+            ``429 Too Many Requests: retry after N`` (see :meth:`set_flood_control`). Off by
+            default.
+
+    Raises:
+        ValueError: A malformed ``token``, or a negative latency.
 
     .. versionadded:: 0.1.0
     """
@@ -73,8 +97,16 @@ class FakeBotAPI:
         port: int = 0,
         username: str = DEFAULT_USERNAME,
         conflict_delay: float = 3.0,
+        latency: float = 0.0,
+        method_latency: Mapping[str, float] | None = None,
+        strict_chats: bool = True,
+        flood_control: FloodLimits | None = None,
     ) -> None:
-        self._core = Core(token, username, conflict_delay)
+        self._core = Core(token, username, conflict_delay, strict_chats)
+        self._core.set_flood_limits(flood_control)
+        self._core.latency.set(latency)
+        for method, seconds in (method_latency or {}).items():
+            self._core.latency.set(seconds, method)
         self._host = host
         self._requested_port = port
         self._port: int | None = None
@@ -186,100 +218,6 @@ class FakeBotAPI:
 
         return Bot(token or self.token, base_url=self.base_url, base_file_url=self.base_file_url)
 
-    # ---- injection -----------------------------------------------------------------------
-
-    def _state(self, token: str | None) -> BotState:
-        return self._core.state(token or self.token)
-
-    def inject_message(
-        self,
-        user_id: int,
-        text: str,
-        *,
-        chat_id: int | None = None,
-        language_code: str | None = "en",
-        first_name: str = "Test",
-        username: str | None = None,
-        token: str | None = None,
-    ) -> dict[str, Any]:
-        """Queue a text message from a user; a leading ``/command`` gets its entity.
-
-        Args:
-            user_id (:obj:`int`): The sender; also the chat unless ``chat_id`` is given.
-            text (:obj:`str`): Message text, e.g. ``"/start"`` or ``"/start@fake_test_bot"``.
-            chat_id (:obj:`int`, optional): A group chat (negative id) instead of the private one.
-            language_code (:obj:`str`, optional): The sender's language. Defaults to ``"en"``.
-            first_name (:obj:`str`, optional): The sender's first name.
-            username (:obj:`str`, optional): The sender's username.
-            token (:obj:`str`, optional): The bot; defaults to :attr:`token`.
-
-        Returns:
-            :obj:`dict`: The Update (no ``update_id`` if ``allowed_updates`` excluded it).
-        """
-        return _inject.message(
-            self._state(token),
-            user_id,
-            text,
-            chat_id=chat_id,
-            language_code=language_code,
-            first_name=first_name,
-            username=username,
-        )
-
-    def inject_callback_query(
-        self, user_id: int, data: str, *, message_id: int | None = None, token: str | None = None
-    ) -> dict[str, Any]:
-        """Queue a button press on a bot message (the newest in the chat by default).
-
-        Raises:
-            LookupError: The bot has not sent that message to ``user_id``.
-        """
-        return _inject.callback_query(self._state(token), user_id, data, message_id)
-
-    def inject_photo(
-        self, user_id: int, data: bytes, caption: str | None = None, *, token: str | None = None
-    ) -> dict[str, Any]:
-        """Queue a photo from a user; the bot can download ``data`` through getFile."""
-        return _inject.photo(self._state(token), user_id, data, caption)
-
-    def inject_pre_checkout_query(
-        self,
-        user_id: int,
-        payload: str,
-        total_amount: int,
-        currency: str = "XTR",
-        *,
-        token: str | None = None,
-    ) -> dict[str, Any]:
-        """Queue a pre-checkout query (the bot must answer it)."""
-        return _inject.pre_checkout_query(
-            self._state(token), user_id, payload, total_amount, currency
-        )
-
-    def inject_successful_payment(
-        self,
-        user_id: int,
-        payload: str,
-        total_amount: int,
-        telegram_payment_charge_id: str,
-        currency: str = "XTR",
-        *,
-        token: str | None = None,
-    ) -> dict[str, Any]:
-        """Queue a ``successful_payment`` message; the charge becomes refundable."""
-        return _inject.successful_payment(
-            self._state(token),
-            user_id,
-            payload,
-            total_amount,
-            telegram_payment_charge_id,
-            currency,
-        )
-
-    def inject_raw(self, update: dict[str, Any], *, token: str | None = None) -> dict[str, Any]:
-        """Queue any update dict as is (``update_id`` is added unless present)."""
-        return _inject.raw(self._state(token), update)
-
     def fail_next(
         self,
         method: str,
@@ -305,6 +243,28 @@ class FakeBotAPI:
         self._core.plan_error(
             token or self.token, method, error_code, description, retry_after, times
         )
+
+    def set_latency(self, seconds: float, *, method: str | None = None) -> None:
+        """Set the simulated round trip of every call, or of one method; see ``latency``.
+
+        Calls already waiting keep the round trip they started with.
+
+        Args:
+            seconds (:obj:`float`): The round trip; ``0`` answers at once.
+            method (:obj:`str`, optional): Only this method (case-insensitive), e.g.
+                ``"getUpdates"``; it then wins over the round trip of every call.
+
+        Raises:
+            ValueError: A negative or non-finite number of seconds.
+
+        .. versionadded:: 0.1.0
+        """
+        self._core.latency.set(seconds, method)
+
+    @property
+    def latency(self) -> dict[str, Any]:
+        """The simulated round trips: ``{"seconds": s, "per_method": {"getupdates": s}}``."""
+        return self._core.latency.to_dict()
 
     def set_webhook(self, url: str, *, token: str | None = None) -> None:
         """Set a webhook from the test side (no URL checks); a waiting poll gets 409."""
@@ -333,6 +293,32 @@ class FakeBotAPI:
     def sent_count(self) -> int:
         """Number of sent records so far; pass as ``after=`` to wait only for newer ones."""
         return len(self._core.sent)
+
+    def mark(self) -> int:
+        """A cheap bookmark of "what was sent so far" (the same number as :attr:`sent_count`).
+
+        Example:
+            .. code-block:: python
+
+                mark = api.mark()
+                api.inject_message(42, "/start")
+                reply = await api.wait_for_text(42, "Welcome", after=mark)
+                assert api.sent_since(mark, chat_id=42) == [reply]
+        """
+        return len(self._core.sent)
+
+    def sent_since(
+        self, mark: int, *, chat_id: int | None = None, method: str | None = None
+    ) -> list[Sent]:
+        """Sent records from ``mark`` on, optionally of one chat and/or one method; only the
+        records after ``mark`` are looked at, not the whole history."""
+        wanted = method.lower() if method else None
+        return [
+            s
+            for s in self._core.sent[mark:]
+            if (chat_id is None or s.chat_id == chat_id)
+            and (wanted is None or s.method.lower() == wanted)
+        ]
 
     @property
     def calls(self) -> list[Call]:

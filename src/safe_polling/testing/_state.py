@@ -7,12 +7,31 @@ import itertools
 import secrets
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from safe_polling.testing import _objects
+from safe_polling.testing._clock import Clock
 from safe_polling.testing._records import TokenStats
 
+if TYPE_CHECKING:
+    from safe_polling.testing._flood import Limiter
+    from safe_polling.testing._polls import StoredPoll
+    from safe_polling.testing._world import ChatRecord
+
+__all__ = [
+    "FUTURE_OFFSET_SLACK",
+    "QUERY_TTL",
+    "BotState",
+    "Queries",
+    "Query",
+    "StoredFile",
+    "StoredMessage",
+    "Waiter",
+    "Webhook",
+]
+
 _file_numbers = itertools.count(1)
+_query_numbers = itertools.count(1)
 
 
 @dataclass
@@ -68,6 +87,42 @@ class Waiter:
     future: asyncio.Future[tuple[str, str] | None]
 
 
+# How far past the next update id a getUpdates offset may point before the real server ignores
+# it ("Specified from_id is in the future" in tdlib's TQueue).
+FUTURE_OFFSET_SLACK = 10
+# Seconds an unanswered query stays answerable. Pre-checkout: the Bot API documentation's 10 s;
+# callback and inline queries: not documented, about 15 s is what bots observe in practice.
+QUERY_TTL = {"callback": 15.0, "pre_checkout": 10.0, "shipping": 10.0, "inline": 15.0}
+
+
+@dataclass
+class Query:
+    """An unanswered query: who asked and when (on the fake's clock)."""
+
+    user_id: int
+    created: float
+
+
+@dataclass
+class Queries:
+    """Unanswered callback, inline, shipping and pre-checkout queries, by kind and id."""
+
+    open: dict[str, dict[str, Query]] = field(default_factory=dict)
+
+    def add(self, kind: str, user_id: int, now: float) -> str:
+        """Register a new query; returns its id."""
+        query_id = f"{next(_query_numbers)}{secrets.randbelow(10**9)}"
+        self.open.setdefault(kind, {})[query_id] = Query(user_id, now)
+        return query_id
+
+    def take(self, kind: str, query_id: str, now: float) -> int | None:
+        """The user of a live query, consumed; None when unknown, answered or expired."""
+        query = self.open.get(kind, {}).pop(query_id, None)
+        if query is None or now - query.created > QUERY_TTL[kind]:
+            return None
+        return query.user_id
+
+
 @dataclass
 class BotState:
     """Everything the fake keeps for one bot token."""
@@ -86,11 +141,25 @@ class BotState:
     last_message_id: dict[int, int] = field(default_factory=dict)
     files: dict[str, StoredFile] = field(default_factory=dict)
     users: dict[int, dict[str, Any]] = field(default_factory=dict)
-    # unanswered query id -> user id; charge id -> [user id, refunded]
-    callback_queries: dict[str, int] = field(default_factory=dict)
-    pre_checkout_queries: dict[str, int] = field(default_factory=dict)
+    chats: dict[int, ChatRecord] = field(default_factory=dict)
+    # Whether sending to a chat the bot does not know fails ("chat not found").
+    strict_chats: bool = True
+    join_requests: set[tuple[int, int]] = field(default_factory=set)
+    queries: Queries = field(default_factory=Queries)
+    # charge id -> (user id, refunded)
     charges: dict[str, tuple[int, bool]] = field(default_factory=dict)
     commands: dict[str, list[Any]] = field(default_factory=dict)
+    polls: dict[str, StoredPoll] = field(default_factory=dict)
+    pins: dict[int, list[int]] = field(default_factory=dict)
+    # the bot's reactions by (chat, message); users' by (chat, user, message)
+    reactions: dict[tuple[int, int], list[dict[str, Any]]] = field(default_factory=dict)
+    user_reactions: dict[tuple[int, int, int], list[dict[str, Any]]] = field(default_factory=dict)
+    # (setMyName/setMyDescription/setMyShortDescription key, language) -> text
+    profile: dict[tuple[str, str], str] = field(default_factory=dict)
+    menu_buttons: dict[int, dict[str, Any]] = field(default_factory=dict)
+    star_balance: int = 0
+    clock: Clock = field(default_factory=Clock)
+    flood: Limiter | None = None
     # counters
     get_updates_calls: int = 0
     current_get_updates: int = 0
@@ -119,15 +188,19 @@ class BotState:
         return update
 
     def confirm(self, offset: int) -> None:
-        """Apply a getUpdates ``offset``: forget confirmed updates (negative: keep the last N)."""
+        """Apply a getUpdates ``offset`` the way telegram-bot-api's update queue does.
+
+        Updates below ``offset`` are forgotten (negative: all but the last ``-offset``). An
+        offset more than :data:`FUTURE_OFFSET_SLACK` past the next update id is "in the future"
+        and ignored: nothing is confirmed and the oldest pending updates are returned, exactly as
+        for no offset. A smaller overshoot is accepted as given, so the updates that later get ids
+        below it are dropped unseen (tdlib ``TQueue::get``; ``Client::do_get_updates``).
+        """
         if offset < 0:
             keep = self.updates[offset:]
             offset = int(keep[0]["update_id"]) if keep else self.next_update_id
-        if offset <= 0:
+        if offset <= 0 or offset > self.next_update_id + FUTURE_OFFSET_SLACK:
             return
-        # An offset past the newest update confirms everything, no more: updates created
-        # later still get delivered.
-        offset = min(offset, self.next_update_id)
         self.confirmed_offset = max(self.confirmed_offset, offset)
         self.updates = [u for u in self.updates if int(u["update_id"]) >= offset]
 
@@ -147,6 +220,9 @@ class BotState:
 
     def chat_obj(self, chat_id: int) -> dict[str, Any]:
         """The Chat object for ``chat_id`` (named after the user when one was seen)."""
+        record = self.chats.get(chat_id)
+        if record is not None:
+            return record.chat
         known = self.users.get(chat_id)
         if known is not None:
             return _objects.chat(chat_id, known["first_name"], known.get("username"))

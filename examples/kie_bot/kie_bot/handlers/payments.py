@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 
 from telegram import LabeledPrice, Update
+from telegram.error import TelegramError
 from telegram.ext import (
     Application,
     CallbackQueryHandler,
@@ -34,10 +35,17 @@ __all__ = ["parse_payload", "register"]
 
 log = logging.getLogger(__name__)
 CURRENCY = "XTR"
+UNMATCHED = "-"  # the package recorded for a payment that matched none
 
 
 def parse_payload(payload: str, catalog: Catalog) -> Package | None:
-    """Return the package an invoice payload names, if it still matches the catalog."""
+    """Return the package an invoice payload names, if it still matches the catalog.
+
+    Never raises: any text that is not exactly ``topup:<package>:<credits>`` of a package
+    on sale gives :obj:`None`.
+
+    .. versionadded:: 0.1.0
+    """
     parts = payload.split(":")
     if len(parts) != 3 or parts[0] != "topup":
         return None
@@ -92,37 +100,65 @@ async def pre_checkout(update: Update, context: Context) -> None:
 
 
 async def successful_payment(update: Update, context: Context) -> None:
-    """Credit the package once per ``telegram_payment_charge_id``."""
+    """Credit what the catalog sells for the amount paid, once per ``telegram_payment_charge_id``.
+
+    The payload is only a pointer to a package: the credits come from the catalog, and
+    only when the currency and ``total_amount`` are what that package costs. Anything else
+    (a package gone or repriced since the invoice, a forged payload) is not credited: it is
+    logged and reported to the admins, who can refund the Stars with /refund.
+    """
     message = update.effective_message
     user = update.effective_user
     if message is None or message.successful_payment is None or user is None:
         return
     payment = message.successful_payment
-    storage, _, _ = services(context).ready()
-    parts = payment.invoice_payload.split(":")
-    if payment.currency != CURRENCY or len(parts) != 3 or not parts[2].isdigit():
-        # Money arrived for something this bot did not sell: say so loudly to the operator.
-        log.error(
-            "payment %s with an unknown payload; not credited", payment.telegram_payment_charge_id
-        )
-        return
-    credits = int(parts[2])  # the amount promised on the invoice the user paid
+    svc = services(context)
+    storage, _, _ = svc.ready()
     charge_id = payment.telegram_payment_charge_id
+    package = parse_payload(payment.invoice_payload, svc.catalog)
+    if package is None or payment.currency != CURRENCY or payment.total_amount != package.stars:
+        # Recorded with no credits, so an admin can give the Stars back with /refund.
+        first = await storage.record_payment(
+            charge_id, user_id=user.id, package=UNMATCHED, stars=payment.total_amount, credits=0
+        )
+        if first:
+            await _report_unmatched(context, user.id, charge_id, payment.total_amount)
+        return
     # Credit first (idempotent by key), then record: a crash in between loses nothing.
     balance = await storage.store.add_user_balance_async(
-        user.id, credits, reason=f"stars {parts[1]}", idempotency_key=f"stars:{charge_id}"
+        user.id,
+        package.credits,
+        reason=f"stars {package.id}",
+        idempotency_key=f"stars:{charge_id}",
     )
     first = await storage.record_payment(
         charge_id,
         user_id=user.id,
-        package=parts[1],
+        package=package.id,
         stars=payment.total_amount,
-        credits=credits,
+        credits=package.credits,
     )
     if first:
         await message.reply_text(
-            t(lang_of(update), "payment_ok", credits=credits, balance=balance)
+            t(lang_of(update), "payment_ok", credits=package.credits, balance=balance)
         )
+
+
+async def _report_unmatched(context: Context, user_id: int, charge_id: str, amount: int) -> None:
+    """Log a payment that matches nothing on sale and tell every admin (best effort)."""
+    # Money arrived for something this bot does not sell (at that price): say so loudly.
+    log.error(
+        "💸 payment %s from user %s (%d) matches no package on sale; not credited",
+        charge_id,
+        user_id,
+        amount,
+    )
+    text = t("en", "admin_payment_unmatched", charge=charge_id, user=user_id, amount=amount)
+    for admin in sorted(services(context).settings.admin_ids):
+        try:
+            await context.bot.send_message(admin, text)
+        except TelegramError as exc:  # an admin who never started the bot; the log has it
+            log.warning("could not tell admin %s about payment %s: %s", admin, charge_id, exc)
 
 
 def register(application: Application) -> None:  # type: ignore[type-arg]

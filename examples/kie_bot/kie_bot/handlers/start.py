@@ -13,10 +13,15 @@ from telegram.ext import (
     filters,
 )
 
+from kie_bot.generations import usable_url
 from kie_bot.handlers.common import Context, answer, lang_of, send_menu, services
 from kie_bot.texts import t
 
-__all__ = ["register"]
+__all__ = ["MAX_MESSAGE", "fit_message", "register"]
+
+MAX_MESSAGE = 4096  # Telegram's limit for a message's text ("message is too long" above it)
+# A longer result URL is not worth a line of /history: it would crowd out the others.
+_MAX_HISTORY_URL = 1024
 
 
 async def start(update: Update, context: Context) -> None:
@@ -90,8 +95,39 @@ async def history(update: Update, context: Context) -> None:
                 price=gen.price,
             )
         )
-        lines.extend(f"  {url}" for url in gen.result_urls)
-    await send_menu(update, context, "\n".join(lines))
+        lines.extend(
+            f"  {url}" if len(url) <= _MAX_HISTORY_URL else f"  {t(lang, 'history_long_link')}"
+            for url in gen.result_urls
+            if usable_url(url)  # KIE's answer is stored as it came: show only real links
+        )
+    await send_menu(update, context, fit_message(lines, t(lang, "history_more")))
+
+
+def fit_message(lines: list[str], more: str, limit: int = MAX_MESSAGE) -> str:
+    """Join *lines* into one message of at most *limit* characters.
+
+    Whole lines are kept from the top; when the rest does not fit, *more* ends the
+    message instead (a URL cut in half would be a broken link).
+
+    .. versionadded:: 0.1.0
+    """
+    kept: list[str] = []
+    size = 0
+    for i, line in enumerate(lines):
+        last = i == len(lines) - 1
+        # Room for this line, plus (unless it is the last) the "more" line after it.
+        needed = size + _units(line) + (0 if last else 1 + _units(more))
+        if needed > limit:
+            kept.append(more)
+            break
+        kept.append(line)
+        size += _units(line) + 1
+    return "\n".join(kept)
+
+
+def _units(text: str) -> int:
+    """The length Telegram counts: UTF-16 code units (an emoji outside the BMP is two)."""
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
 
 
 async def cancel(update: Update, context: Context) -> None:

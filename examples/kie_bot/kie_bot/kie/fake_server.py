@@ -56,6 +56,10 @@ class Outcome:
         delay (:obj:`float`): Seconds to wait before answering the create.
         never_finish (:obj:`bool`): Stay pending forever (for timeouts).
         media_size (:obj:`int`): Pad the served media to this many bytes (0: tiny).
+        result_urls (tuple[:obj:`str`, ...] | :obj:`None`): Report these result URLs instead
+            of the fake's own media (an empty tuple: success with no result at all).
+        redirect_to (:obj:`str` | :obj:`None`): The task's media answers ``302`` to this
+            location instead of the file.
 
     .. versionadded:: 0.1.0
     """
@@ -68,6 +72,8 @@ class Outcome:
     delay: float = 0.0
     never_finish: bool = False
     media_size: int = 0
+    result_urls: tuple[str, ...] | None = None
+    redirect_to: str | None = None
 
 
 @dataclass(frozen=True)
@@ -95,14 +101,15 @@ class _Task:
     fields: dict[str, Any] = field(default_factory=dict)
 
 
-# api family -> (create path, status path, media kind)
-_ROUTES = {
-    "market": ("/api/v1/jobs/createTask", "/api/v1/jobs/recordInfo"),
-    "veo": ("/api/v1/veo/generate", "/api/v1/veo/record-info"),
-    "gpt4o": ("/api/v1/gpt4o-image/generate", "/api/v1/gpt4o-image/record-info"),
-    "flux": ("/api/v1/flux/kontext/generate", "/api/v1/flux/kontext/record-info"),
-    "suno": ("/api/v1/generate", "/api/v1/generate/record-info"),
-}
+@dataclass(frozen=True)
+class _Family:
+    """One KIE API family as the fake serves it (its own copy of the wire paths)."""
+
+    create: str
+    status: str
+    build: Any  # (task, done, media base URL) -> the status "data" object
+
+
 _MESSAGES = {
     401: "You do not have access permissions",
     402: "Credits insufficient",
@@ -223,7 +230,7 @@ class FakeKie:
 
         .. versionadded:: 0.1.0
         """
-        paths = {_ROUTES[a][0] for a in ([api] if api else list(_ROUTES))}
+        paths = {_FAMILIES[a].create for a in ([api] if api else list(_FAMILIES))}
         return [r for r in self.requests if r.method == "POST" and r.path in paths]
 
     # -- lifecycle -----------------------------------------------------------------------
@@ -233,9 +240,9 @@ class FakeKie:
         .. versionadded:: 0.1.0
         """
         app = web.Application(middlewares=[self._middleware])
-        for api, (create, status) in _ROUTES.items():
-            app.router.add_post(create, self._create_handler(api))
-            app.router.add_get(status, self._status_handler(api))
+        for api, family in _FAMILIES.items():
+            app.router.add_post(family.create, self._create_handler(api))
+            app.router.add_get(family.status, self._status_handler(api))
         app.router.add_get("/api/v1/chat/credit", self._credit)
         app.router.add_post("/api/v1/common/download-url", self._download_url)
         app.router.add_post("/api/file-stream-upload", self._upload)
@@ -322,7 +329,7 @@ class FakeKie:
             outcome = task.outcome
             done = not outcome.never_finish and task.polls > outcome.polls
             base = f"http://{request.host}/media/{task.task_id}"
-            return _envelope(200, _STATUS_BUILDERS[api](task, done, base))
+            return _envelope(200, _FAMILIES[api].build(task, done, base))
 
         return handle
 
@@ -357,6 +364,8 @@ class FakeKie:
         task = self.tasks.get(task_id.rsplit("-", 1)[0])
         if task is None or ext not in _MEDIA:
             raise web.HTTPNotFound()
+        if task.outcome.redirect_to is not None:
+            raise web.HTTPFound(task.outcome.redirect_to)
         content_type, content = _MEDIA[ext]
         if task.outcome.media_size > len(content):
             content = content + b"\x00" * (task.outcome.media_size - len(content))
@@ -369,6 +378,35 @@ def _envelope(
     text = "success" if code == 200 else _MESSAGES.get(code, f"error {code}")
     body = {"code": code, message_key: text, "data": data}
     return web.json_response(body, status=http_status or 200)
+
+
+def _urls(task: _Task, own: list[str]) -> list[str]:
+    """The result URLs to report: the outcome's override, else the fake's own media."""
+    override = task.outcome.result_urls
+    return own if override is None else list(override)
+
+
+# What a market model returns, by the words of its slug: the fake's own table, kept apart
+# from the bot's catalog so that a model the bot sends the wrong way fails a test.
+TRANSCRIPT = "Hello from the fake KIE transcription."
+_AUDIO_WORDS = ("text-to-speech", "sound-effect", "audio-isolation", "suno")
+_VIDEO_WORDS = (
+    *("video", "veo", "kling", "hailuo", "sora", "wan/", "runway", "grok/imagine"),
+    *("avatar", "infinitalk", "watermark"),
+)
+_STILL = frozenset({"kling/v2-5-turbo"})  # a Kling model KIE's table lists as text-to-image
+_SEVERAL = {"midjourney/api": 4}  # Midjourney answers a grid of four images
+
+
+def _market_result(model: str) -> tuple[str, int]:
+    """(file extension or ``text``, how many results) for a market model id."""
+    if "speech-to-text" in model:
+        return "text", 1
+    if any(word in model for word in _AUDIO_WORDS):
+        return "mp3", 1
+    if model not in _STILL and any(word in model for word in _VIDEO_WORDS):
+        return "mp4", 1
+    return "png", _SEVERAL.get(model, 1)
 
 
 def _market_status(task: _Task, done: bool, base: str) -> dict[str, Any]:
@@ -384,7 +422,12 @@ def _market_status(task: _Task, done: bool, base: str) -> dict[str, Any]:
     if done and task.outcome.fail:
         data.update(state="fail", failCode="501", failMsg=task.outcome.fail)
     elif done:
-        data.update(state="success", resultJson=json.dumps({"resultUrls": [f"{base}.png"]}))
+        kind, count = _market_result(task.model)
+        if kind == "text":
+            result: dict[str, Any] = {"resultObject": {"text": TRANSCRIPT, "language_code": "en"}}
+        else:
+            result = {"resultUrls": _urls(task, [f"{base}-{i}.{kind}" for i in range(count)])}
+        data.update(state="success", resultJson=json.dumps(result))
     return data
 
 
@@ -395,9 +438,9 @@ def _flagged_status(ext: str, url_key: str, many: bool) -> Any:
             data.update(successFlag=2, errorCode=501, errorMessage=task.outcome.fail)
             data["status"] = "GENERATE_FAILED"
         elif done:
-            url = f"{base}.{ext}"
+            urls = _urls(task, [f"{base}.{ext}"])
             data.update(successFlag=1, status="SUCCESS")
-            data["response"] = {url_key: [url] if many else url}
+            data["response"] = {url_key: urls if many else next(iter(urls), "")}
         return data
 
     return build
@@ -408,21 +451,32 @@ def _suno_status(task: _Task, done: bool, base: str) -> dict[str, Any]:
     if done and task.outcome.fail:
         data.update(status="GENERATE_AUDIO_FAILED", errorMessage=task.outcome.fail)
     elif done:
-        tracks = [
-            {"audioUrl": f"{base}-{i}.mp3", "title": "Song", "duration": 1.0} for i in (1, 2)
-        ]
+        urls = _urls(task, [f"{base}-{i}.mp3" for i in (1, 2)])
+        tracks = [{"audioUrl": url, "title": "Song", "duration": 1.0} for url in urls]
         data.update(status="SUCCESS", response={"sunoData": tracks})
     elif task.polls > 1:
         data["status"] = "TEXT_SUCCESS"
     return data
 
 
-_STATUS_BUILDERS = {
-    "market": _market_status,
-    "veo": _flagged_status("mp4", "resultUrls", True),
-    "gpt4o": _flagged_status("png", "resultUrls", True),
-    "flux": _flagged_status("png", "resultImageUrl", False),
-    "suno": _suno_status,
+_FAMILIES = {
+    "market": _Family("/api/v1/jobs/createTask", "/api/v1/jobs/recordInfo", _market_status),
+    "veo": _Family(
+        "/api/v1/veo/generate",
+        "/api/v1/veo/record-info",
+        _flagged_status("mp4", "resultUrls", True),
+    ),
+    "gpt4o": _Family(
+        "/api/v1/gpt4o-image/generate",
+        "/api/v1/gpt4o-image/record-info",
+        _flagged_status("png", "resultUrls", True),
+    ),
+    "flux": _Family(
+        "/api/v1/flux/kontext/generate",
+        "/api/v1/flux/kontext/record-info",
+        _flagged_status("png", "resultImageUrl", False),
+    ),
+    "suno": _Family("/api/v1/generate", "/api/v1/generate/record-info", _suno_status),
 }
 
 

@@ -13,4 +13,4 @@ async def safe_start_polling(application: Application) -> None:
     await application.bot.delete_webhook(drop_pending_updates=True)
     await application.initialize()
     await application.start()
-    await application.updater.start_polling()  # expect: SP102
+    await application.updater.start_polling()

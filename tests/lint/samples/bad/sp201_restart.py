@@ -17,7 +17,7 @@ async def restart_bot(application: Application) -> None:
 async def on_problem(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     logger.error("failed: %s", context.error)
     await context.application.initialize()  # expect: SP201
-    await context.application.updater.start_polling()  # expect: SP201, SP102
+    await context.application.updater.start_polling()  # expect: SP201
     loop = asyncio.get_running_loop()
     loop.call_later(5, restart_bot, context.application)  # expect: SP201
 

@@ -27,7 +27,7 @@ async def start_bot(application: Application) -> None:
         _POLLING_STARTED = True
     await application.initialize()
     await application.start()
-    await application.updater.start_polling(drop_pending_updates=True)  # expect: SP102
+    await application.updater.start_polling(drop_pending_updates=True)
 
 
 async def balance(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

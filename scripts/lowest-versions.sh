@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Install the LOWEST versions pyproject.toml allows for our runtime dependencies
+# (python-telegram-bot==22.0, anyio==4, asyncpg==0.29, ...) into a separate
+# virtualenv, .venv-lowest, and run the test suite there. The bounds in
+# pyproject.toml are promises; this is the run that keeps them.
+#
+#   bash scripts/lowest-versions.sh                  # the whole suite
+#   bash scripts/lowest-versions.sh -m "not slow"    # extra pytest arguments
+#
+# Each ">=X" lower bound of [project].dependencies and of every extra is pinned
+# to "==X"; the test tools (the dev group) and transitive dependencies are the
+# newest that fit. PostgreSQL and Redis tests use SAFE_POLLING_TEST_PG and
+# SAFE_POLLING_TEST_REDIS as the main suite does.
+#
+# The reference bot (examples/kie_bot; tests/kie_bot and tests/demo, which runs
+# it) is not part of this run:
+# its dependencies are its own requirements.txt, not the library's promises, and
+# its fake KIE server needs a newer aiohttp (web.RequestKey, 3.14) than the
+# library's testing extra does.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+PY=${PYTHON:-python3}
+VENV=${LOWEST_VENV:-.venv-lowest}
+
+if [ ! -x "$VENV/bin/python" ]; then
+    "$PY" -m venv "$VENV"
+fi
+pins=$("$VENV/bin/python" - <<'PY'
+import re, tomllib
+project = tomllib.load(open("pyproject.toml", "rb"))["project"]
+requirements = list(project["dependencies"])
+for extra in project["optional-dependencies"].values():
+    requirements += [r for r in extra if not r.startswith(project["name"])]
+for requirement in requirements:
+    match = re.fullmatch(r"([A-Za-z0-9_.\[\]-]+)\s*>=\s*([0-9][0-9.]*)(,.*)?", requirement)
+    if match is None:
+        raise SystemExit(f"no '>=' lower bound to test in {requirement!r}")
+    print(f"{match[1]}=={match[2]}")
+PY
+)
+echo "Lowest allowed versions:" $pins
+pip_q() {
+    "$VENV/bin/python" -m pip "$@" -q --disable-pip-version-check 2>&1 \
+        | { grep -v '^WARNING: Location .* is ignored' || true; }
+}
+pip_q install -U "pip>=25.1"
+# shellcheck disable=SC2086  # one argument per pin
+pip_q install -e ".[all]" --group dev $pins
+# A pin that a later step upgraded would make this run test the wrong thing.
+"$VENV/bin/python" - $pins <<'PY'
+import sys
+from importlib.metadata import version
+from packaging.version import Version
+wrong = []
+for pin in sys.argv[1:]:
+    name, low = pin.split("==")
+    name = name.split("[")[0]
+    if Version(version(name)) != Version(low):
+        wrong.append(f"{name} {version(name)} (wanted {low})")
+if wrong:
+    raise SystemExit("not the lowest versions: " + ", ".join(wrong))
+print("Installed:", ", ".join(f"{p.split('==')[0]} {version(p.split('==')[0])}" for p in sys.argv[1:]))
+PY
+exec "$VENV/bin/python" -m pytest -p no:cacheprovider --ignore=tests/kie_bot --ignore=tests/demo "$@"

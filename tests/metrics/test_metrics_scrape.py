@@ -1,0 +1,196 @@
+"""``GET /metrics`` scraped from real bot processes while they poll and hand over.
+
+Two instances of ``_metrics_bot.py`` share a file lease, each with its own health port;
+the fake Bot API runs in the test. Every figure checked is read from the Prometheus text the
+processes serve, between two scrapes: the values must move as the events happen.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from safe_polling.testing import FakeBotAPI
+
+BOT = Path(__file__).with_name("_metrics_bot.py")
+Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Bot:
+    """One bot subprocess with its health port; output kept in a file for failures."""
+
+    def __init__(self, api: FakeBotAPI, workdir: Path, name: str) -> None:
+        self.port = free_port()
+        self.log = workdir / f"{name}.log"
+        env = {
+            **os.environ,
+            "TELEGRAM_BOT_TOKEN": api.token,
+            "TELEGRAM_BASE_URL": api.base_url,
+            "SAFE_POLLING_LEASE": "file",
+            "SAFE_POLLING_LEASE_FILE": str(workdir / "poll.lock"),
+            "SAFE_POLLING_HEALTH_PORT": str(self.port),
+            "SAFE_POLLING_WATCHDOG": "200",  # milliseconds
+            "SAFE_POLLING_DELIVERY": "at-most-once",
+            "PYTHONUNBUFFERED": "1",
+        }
+        with open(self.log, "wb") as out:
+            command = [sys.executable, str(BOT)]
+            self.proc = subprocess.Popen(command, env=env, stdout=out, stderr=out)
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    async def scrape(self) -> tuple[str, Samples]:
+        """The /metrics text and its samples keyed by (name, labels)."""
+        async with httpx.AsyncClient() as client:
+            response = await client.get(f"http://127.0.0.1:{self.port}/metrics")
+        assert response.status_code == 200, response.text
+        assert response.headers["content-type"].startswith("text/plain; version=")
+        samples = {
+            (s.name, frozenset(s.labels.items())): s.value
+            for family in text_string_to_metric_families(response.text)
+            for s in family.samples
+        }
+        return response.text, samples
+
+    async def wait_metric(
+        self, check: Callable[[Samples], bool], what: str, timeout: float = 20.0
+    ) -> Samples:
+        """Scrape until *check* holds (bounded); return those samples."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                _, samples = await self.scrape()
+                if check(samples):
+                    return samples
+            except httpx.TransportError:
+                samples = {}
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out waiting for {what}: {samples}\n{self.output()}")
+            await asyncio.sleep(0.05)
+
+
+def value(samples: Samples, name: str, **labels: str) -> float:
+    return samples.get((name, frozenset(labels.items())), 0.0)
+
+
+def leader(samples: Samples) -> bool:
+    return value(samples, "safe_polling_role", role="leader") == 1
+
+
+@pytest.fixture
+def bots(tmp_path: Path) -> Iterator[list[Bot]]:
+    started: list[Bot] = []
+    yield started
+    for bot in started:
+        if bot.proc.poll() is None:
+            bot.proc.kill()
+        bot.proc.wait(10)
+
+
+@pytest.mark.slow
+async def test_metrics_follow_polling_updates_errors_blocks_and_a_handover(
+    tmp_path: Path, bots: list[Bot]
+) -> None:
+    ok = "safe_polling_get_updates_total"
+    async with FakeBotAPI() as api:
+        first = Bot(api, tmp_path, "first")
+        bots.append(first)
+        before = await first.wait_metric(
+            lambda s: leader(s) and value(s, ok, outcome="ok") >= 1, "the first to poll"
+        )
+        assert value(before, "safe_polling_lease_terms_total") == 1
+        assert value(before, "safe_polling_role", role="standby") == 0
+        last_ok = value(before, "safe_polling_last_get_updates_success_timestamp_seconds")
+        assert time.time() - 20 < last_ok <= time.time()
+
+        # Polling goes on: more successful calls, a newer success time.
+        polled = await first.wait_metric(
+            lambda s: value(s, ok, outcome="ok") >= value(before, ok, outcome="ok") + 2,
+            "more getUpdates",
+        )
+        assert value(polled, "safe_polling_last_get_updates_success_timestamp_seconds") > last_ok
+
+        # An update: fetched, then handled (counted and timed by its type).
+        api.inject_message(1001, "hello")
+        await api.wait_for_text(1001, "echo: hello", timeout=20)
+        handled = await first.wait_metric(
+            lambda s: value(s, "safe_polling_updates_handled_total", update_type="message") == 1,
+            "the update to be handled",
+        )
+        assert value(handled, "safe_polling_updates_fetched_total") == 1
+        seconds = "safe_polling_update_duration_seconds_count"
+        assert value(handled, seconds, update_type="message") == 1
+
+        # A handler error reaches the error handler: counted by the callback's name.
+        api.inject_message(1001, "boom")
+        failed = await first.wait_metric(
+            lambda s: value(s, "safe_polling_handler_errors_total", handler="on_text") == 1,
+            "the handler error",
+        )
+        assert value(failed, "safe_polling_updates_handled_total", update_type="message") == 2
+
+        # A 429 on getUpdates is an error of its own kind.
+        api.fail_next("getUpdates", 429, retry_after=1)
+        limited = await first.wait_metric(
+            lambda s: value(s, ok, outcome="rate_limited") == 1, "the 429"
+        )
+        assert value(limited, ok, outcome="conflict") == 0
+
+        # A frozen event loop: the watchdog counts the block and its length.
+        api.inject_message(1001, "block")
+
+        def long_blocks(s: Samples) -> float:
+            count = value(s, "safe_polling_event_loop_block_seconds_count")
+            return count - value(s, "safe_polling_event_loop_block_seconds_bucket", le="0.5")
+
+        assert long_blocks(limited) == 0
+        blocked = await first.wait_metric(lambda s: long_blocks(s) == 1, "the 0.6 s block")
+        assert value(blocked, "safe_polling_event_loop_blocks_total") >= 1
+
+        # A second instance stands by and never polls.
+        second = Bot(api, tmp_path, "second")
+        bots.append(second)
+        standby = await second.wait_metric(
+            lambda s: value(s, "safe_polling_role", role="standby") == 1, "the standby"
+        )
+        assert value(standby, ok, outcome="ok") == 0
+        assert value(standby, "safe_polling_lease_terms_total") == 0
+
+        # Handover: the first stops on SIGTERM, the second takes the lease and polls.
+        waited_from = time.monotonic()
+        first.proc.send_signal(signal.SIGTERM)
+        assert first.proc.wait(30) == 0, first.output()
+        after = await second.wait_metric(
+            lambda s: leader(s) and value(s, ok, outcome="ok") >= 1, "the takeover"
+        )
+        assert value(after, "safe_polling_role", role="standby") == 0
+        assert value(after, "safe_polling_lease_terms_total") == 1
+        assert value(after, "safe_polling_lease_acquire_wait_seconds_count") == 1
+        # It stood by from its start until the first left, and no longer than the test ran.
+        wait = value(after, "safe_polling_lease_acquire_wait_seconds_sum")
+        assert 0 < wait < time.monotonic() - waited_from + 60
+        api.inject_message(1001, "after the handover")
+        await api.wait_for_text(1001, "echo: after the handover", timeout=20)
+        text, _ = await second.scrape()
+
+    assert api.stats.max_concurrent_get_updates == 1
+    assert api.token.split(":", 1)[1] not in text
+    assert "1001" not in text  # no chat or user id in any label
