@@ -447,7 +447,8 @@ class RedisQueue(UpdateQueue):
 
     async def ack(self, item: QueuedUpdate) -> None:
         stream = self._stream(item.partition)
-        async with self._redis().pipeline(transaction=False) as pipe:
+        # MULTI: an acknowledged entry left in the stream would count as backlog forever.
+        async with self._redis().pipeline(transaction=True) as pipe:
             pipe.xack(stream, _GROUP, item.entry_id)
             pipe.xdel(stream, item.entry_id)
             # On failure the partition stays in flight: its next update waits until the
