@@ -187,9 +187,10 @@ class QueueWorker:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, _RETRY_MAX)
 
-    async def stop(self) -> None:
-        """Stop taking updates and finish the ones in hand."""
+    async def stop(self, running: asyncio.Task[None]) -> None:
+        """Stop taking updates (*running* is :meth:`run`'s task) and finish the ones in hand."""
         self._stopping = True
+        await running  # returns within one take() wait: nothing is taken after this
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
 
@@ -233,7 +234,7 @@ async def run_scaled_out(run: ScaleOutRun) -> None:
         # partitions over at once instead of after the ownership TTL.
         try:
             async with asyncio.timeout(run.shutdown_timeout):
-                await worker.stop()
+                await worker.stop(working)
         except TimeoutError:
             logger.error("❌ Updates in hand did not finish in time; leaving them to others")
         working.cancel()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -26,17 +25,6 @@ from safe_polling.testing import FakeBotAPI
 CHAT = 4242
 ASK_NAME, ASK_AGE = range(2)
 AnyApp = Application  # type: ignore[type-arg]
-
-
-@pytest.fixture
-async def pg_url(pg_dsn: str) -> AsyncIterator[str]:
-    schema = f"persist_{uuid.uuid4().hex[:12]}"
-    async with open_balance_store(pg_dsn) as admin:
-        await admin.execute(f"CREATE SCHEMA {schema}")
-        try:
-            yield f"{pg_dsn}?search_path={schema}"
-        finally:
-            await admin.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

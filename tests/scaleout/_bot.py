@@ -86,7 +86,21 @@ async def handle(update: Update, _: ContextTypes.DEFAULT_TYPE) -> None:
     await update.message.reply_text(f"done {text}")
 
 
+def dump_tasks() -> None:
+    """SIGUSR1: print every asyncio task's stack (to see a stuck replica)."""
+    import asyncio
+    import sys
+
+    for task in asyncio.all_tasks():
+        task.print_stack(file=sys.stdout)
+    sys.stdout.flush()
+
+
 async def post_init(application: Application) -> None:  # type: ignore[type-arg]
+    import asyncio
+    import signal
+
+    asyncio.get_running_loop().add_signal_handler(signal.SIGUSR1, dump_tasks)
     global STORE
     STORE = await open_balance_store(os.environ["DATABASE_URL"])
     await STORE.apply_migrations(
@@ -108,7 +122,11 @@ def main() -> None:
     persistence = DatabasePersistence(
         os.environ["DATABASE_URL"],
         bot_id=token,
-        store_data=PersistenceInput(user_data=False, bot_data=False, callback_data=False),
+        # Only the conversation: the states are what the tests check, and each kind kept
+        # costs a read before and a write after every update.
+        store_data=PersistenceInput(
+            user_data=False, chat_data=False, bot_data=False, callback_data=False
+        ),
     )
     application = (
         ApplicationBuilder()

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import signal
 import uuid
-from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from pathlib import Path
 
@@ -16,22 +15,10 @@ import pytest
 from tests.delivery.conftest import BotProcess, bot_process, eventually
 from tests.scaleout._checks import assert_in_order, conversation_states, runs_by_chat
 
-from safe_polling.db import open_balance_store
 from safe_polling.testing import FakeBotAPI
 
 BOT = Path(__file__).with_name("_bot.py")
 pytestmark = [pytest.mark.slow, pytest.mark.redis, pytest.mark.postgres]
-
-
-@pytest.fixture
-async def pg_url(pg_dsn: str) -> AsyncIterator[str]:
-    schema = f"scaleout_{uuid.uuid4().hex[:12]}"
-    async with open_balance_store(pg_dsn) as admin:
-        await admin.execute(f"CREATE SCHEMA {schema}")
-        try:
-            yield f"{pg_dsn}?search_path={schema}"
-        finally:
-            await admin.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
 @pytest.fixture

@@ -252,7 +252,9 @@ class UpdateQueue(abc.ABC):
         """Acknowledge (and remove) *item*: its partition's next update may be taken.
 
         Raises:
-            QueueError: The server failed; the update will be handed out again.
+            QueueError: The server failed. The partition keeps waiting for this
+                acknowledgement: call again (if this worker leaves instead, the
+                partition's next owner gets the update again).
         """
 
     @abc.abstractmethod

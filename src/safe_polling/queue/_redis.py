@@ -349,10 +349,14 @@ class RedisQueue(UpdateQueue):
             delivered = {p["message_id"]: int(p["times_delivered"]) for p in pending}
             ids = list(delivered)
             # Only the oldest pending entry can have been handed to a handler (the
-            # ones after it wait for its ack): it counts one more delivery. The others
-            # were only read ahead; they count as freshly read, once.
+            # ones after it wait for its ack): it counts one more delivery, unless it is
+            # this worker's own (claimed again after a Redis error: nobody died with it).
+            # The others were only read ahead; they count as freshly read, once.
+            own = pending[0]["consumer"] == self.worker
+            first = delivered[ids[0]] + (0 if own else 1)
             head = await self._guard(
-                "claiming pending entries", client.xclaim(stream, _GROUP, self.worker, 0, ids[:1])
+                "claiming pending entries",
+                client.xclaim(stream, _GROUP, self.worker, 0, ids[:1], retrycount=first),
             )
             rest = []
             if len(ids) > 1:
@@ -363,7 +367,7 @@ class RedisQueue(UpdateQueue):
             for entry_id, fields in [*head, *rest]:
                 if fields is None:  # deleted meanwhile
                     continue
-                deliveries = delivered[entry_id] + 1 if entry_id == ids[0] else 1
+                deliveries = first if entry_id == ids[0] else 1
                 item = _item(partition, entry_id, fields, deliveries)
                 if item.deliveries > self.max_deliveries:  # handed out deliveries - 1 times
                     await self._dead_letter(dataclasses.replace(item, deliveries=deliveries - 1))
@@ -443,16 +447,15 @@ class RedisQueue(UpdateQueue):
 
     async def ack(self, item: QueuedUpdate) -> None:
         stream = self._stream(item.partition)
-        try:
-            async with self._redis().pipeline(transaction=False) as pipe:
-                pipe.xack(stream, _GROUP, item.entry_id)
-                pipe.xdel(stream, item.entry_id)
-                await self._guard("acknowledging an update", pipe.execute())
-        finally:
-            # Even on failure the partition moves on: the entry stays pending and goes
-            # to the next owner after this worker's turn, the delivery record dedupes it.
-            self._in_flight.discard(item.partition)
-            self._ready.set()
+        # MULTI: an acknowledged entry left in the stream would count as backlog forever.
+        async with self._redis().pipeline(transaction=True) as pipe:
+            pipe.xack(stream, _GROUP, item.entry_id)
+            pipe.xdel(stream, item.entry_id)
+            # On failure the partition stays in flight: its next update waits until the
+            # caller's retry acknowledges this one (or the partition moves on with it).
+            await self._guard("acknowledging an update", pipe.execute())
+        self._in_flight.discard(item.partition)
+        self._ready.set()
         self.handled += 1
         if item.partition in self._draining:
             await self._release_idle()
