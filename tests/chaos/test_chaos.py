@@ -103,6 +103,16 @@ async def handler_runs(url: str) -> dict[int, int]:
     return {int(r["update_id"]): int(r["n"]) for r in rows}
 
 
+async def handler_pids(url: str) -> dict[int, list[int]]:
+    """The processes that ran the handler, per update id (one entry per run)."""
+    async with open_balance_store(url) as store:
+        rows = await store.fetch_all("SELECT update_id, pid FROM handler_runs")
+    found: dict[int, list[int]] = {}
+    for row in rows:
+        found.setdefault(int(row["update_id"]), []).append(int(row["pid"]))
+    return found
+
+
 async def total_balance(url: str) -> int:
     async with open_balance_store(url) as store:
         row = await store.fetch_one(
@@ -196,3 +206,12 @@ async def test_no_update_lost_or_applied_twice_across_kills(
     # Only the handlers running (or just finished, not yet recorded) at a SIGKILL may run
     # again; without the dedupe every "slow:" update's backlog would be handled again too.
     assert duplicates <= SIGKILLS * (CONCURRENCY + 4), report
+    # The ledger's idempotency keys hide a second handling from the balances: count the
+    # handler's runs themselves. Every run but one of an update must be in a process that
+    # was SIGKILLed (SIGTERM finishes and records what is in flight), and no process
+    # handles an update twice.
+    killed_pids = {i.proc.pid for i in fleet.everyone if i.sent is signal.SIGKILL}
+    for uid, pids in (await handler_pids(schema_url)).items():
+        assert len(pids) == len(set(pids)), f"update {uid} handled twice by one process"
+        survivors = [pid for pid in pids if pid not in killed_pids]
+        assert len(survivors) <= 1, f"update {uid} handled by {pids}, SIGKILLed {killed_pids}"

@@ -29,12 +29,15 @@ def pg_url(pg_dsn: str, *, user: str = "postgres", port: int | None = None, db: 
 
 
 @pytest.fixture
-def free_port() -> int:
-    """A loopback port with nothing listening on it."""
+def free_port() -> Iterator[int]:
+    """A loopback port with nothing listening on it, for the whole test.
+
+    The socket stays bound but never listens: connections are refused, and no other
+    process can take the port in between (as it could once a probe socket is closed).
+    """
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
+        yield sock.getsockname()[1]
 
 
 @pytest.fixture
@@ -146,6 +149,8 @@ async def test_sessions_killed_mid_run_are_survived(pg_dsn: str, pg_store_url: s
 
             # 2. Under load: every call either succeeds or fails with DatabaseUnavailable,
             # and the ledger still matches the balance afterwards.
+            finished: list[object] = []
+
             async def spend() -> list[object]:
                 out: list[object] = []
                 for _ in range(40):
@@ -153,14 +158,20 @@ async def test_sessions_killed_mid_run_are_survived(pg_dsn: str, pg_store_url: s
                         out.append(await store.subtract_user_balance_async(1, 1))
                     except BalanceStoreError as exc:
                         out.append(exc)
+                    finished.append(out[-1])
                 return out
 
             workers = [asyncio.create_task(spend()) for _ in range(8)]
-            await asyncio.sleep(0.05)
+            # Kill while the debits are running: some done, most still to come.
+            async with asyncio.timeout(30):
+                while len(finished) < 8:
+                    await asyncio.sleep(0.005)
             assert await kill_sessions() >= 1
+            done_at_kill = len(finished)
             results = [
                 r for batch in await asyncio.wait_for(asyncio.gather(*workers), 60) for r in batch
             ]
+            assert done_at_kill < len(results) - 8, "the kill came after the load"
             assert all(isinstance(r, int | DatabaseUnavailable) for r in results), results
             assert not any(isinstance(r, InsufficientFunds) for r in results)
             balance = await retry_until_back(store, 1)

@@ -1,4 +1,7 @@
-"""Run the delivery bot (``_bot.py``) as real subprocesses against a fake Bot API."""
+"""Run the delivery bot (``_bot.py``) as real subprocesses against a fake Bot API.
+
+Also the fresh PostgreSQL schema the delivery tests share, and a bounded wait.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +9,14 @@ import asyncio
 import os
 import signal
 import sys
+import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
+
+import pytest
+
+from safe_polling.db import open_balance_store
 
 BOT = Path(__file__).with_name("_bot.py")
 
@@ -48,7 +56,7 @@ class BotProcess:
 
 @asynccontextmanager
 async def bot_process(
-    base_url: str, token: str, database_url: str, **env: str
+    base_url: str, token: str, database_url: str, *, script: Path = BOT, **env: str
 ) -> AsyncIterator[BotProcess]:
     environment = {
         **os.environ,
@@ -60,7 +68,7 @@ async def bot_process(
     }
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
-        str(BOT),
+        str(script),
         env=environment,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
@@ -73,6 +81,18 @@ async def bot_process(
             proc.send_signal(signal.SIGKILL)
             await proc.wait()
         await bot._reader
+
+
+@pytest.fixture
+async def pg_url(pg_dsn: str) -> AsyncIterator[str]:
+    """A PostgreSQL URL on a fresh schema of its own, dropped afterwards."""
+    schema = f"delivery_{uuid.uuid4().hex[:12]}"
+    async with open_balance_store(pg_dsn) as admin:
+        await admin.execute(f"CREATE SCHEMA {schema}")
+        try:
+            yield f"{pg_dsn}?search_path={schema}"
+        finally:
+            await admin.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
 async def eventually(check: Callable[[], object], timeout: float = 20) -> None:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import socket
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -16,10 +18,18 @@ from safe_polling.testing import FakeBotAPI
 BOT = Path(__file__).resolve().parents[1] / "core" / "_echo_bot.py"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+@contextlib.contextmanager
+def reserved_port() -> Iterator[int]:
+    """A port kept bound (never listening) until the bot has taken it.
+
+    Closing a probe socket before the bot binds would let any other process take the port
+    in between. Both sockets set SO_REUSEADDR (asyncio's servers do), which lets the bot
+    bind a port that this socket holds but does not listen on; nobody else can.
+    """
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", 0))
+        yield int(sock.getsockname()[1])
 
 
 async def start(api: FakeBotAPI, port: int, lock: Path) -> asyncio.subprocess.Process:
@@ -59,7 +69,11 @@ async def test_leader_and_standby_report_their_roles_and_the_standby_takes_over(
     tmp_path: Path,
 ) -> None:
     lock = tmp_path / "poll.lock"
-    leader_port, standby_port = free_port(), free_port()
+    with reserved_port() as leader_port, reserved_port() as standby_port:
+        await _leader_and_standby(lock, leader_port, standby_port)
+
+
+async def _leader_and_standby(lock: Path, leader_port: int, standby_port: int) -> None:
     async with FakeBotAPI() as api:
         leader = await start(api, leader_port, lock)
         standby: asyncio.subprocess.Process | None = None

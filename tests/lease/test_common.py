@@ -88,7 +88,9 @@ async def test_holder_is_visible_from_a_non_holder(new_lease: LeaseFactory) -> N
     info = await observer.holder()
     assert info is not None
     assert info.pid == os.getpid()
-    assert info.host == socket.gethostname()[: len(info.host)]
+    # PostgreSQL may cut the host name short (application_name is 63 bytes), never to nothing.
+    assert info.host, info
+    assert socket.gethostname().startswith(info.host), info
     assert info.started_at is not None
     assert f"pid={os.getpid()}" in str(info)
     await holder.release()

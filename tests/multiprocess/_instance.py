@@ -12,9 +12,11 @@ processes on this machine):
 Environment: ``MP_TOKEN``, ``MP_BASE_URL``, ``MP_EVENTS``; ``MP_LEASE`` = ``env``
 (``lease_from_env`` with the ``SAFE_POLLING_*`` variables, the default) or ``k8s`` (the
 TTL-only baseline below on ``SAFE_POLLING_REDIS_URL``); ``MP_SHUTDOWN_TIMEOUT`` (default 5);
-``MP_HANDLER_DELAY`` (seconds each update takes, default 0); ``MP_DROP_UPDATES``: ``0``
-(default here: an update that arrives during a handover must reach the next leader, not be
-dropped by its ``deleteWebhook``), ``1``, or ``default`` for ``run_polling``'s own default.
+``MP_HANDLER_DELAY`` (seconds each update takes, default 0); ``MP_REDIS_RENEW_INTERVAL``
+(a Redis lease renewed only this often, so that its fence alone notices a lost key);
+``MP_DROP_UPDATES``: ``0`` (default here: an update that arrives during a handover must
+reach the next leader, not be dropped by its ``deleteWebhook``), ``1``, or ``default`` for
+``run_polling``'s own default.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from telegram.ext import ApplicationBuilder, ContextTypes, MessageHandler, filte
 from telegram.request import HTTPXRequest, RequestData
 
 from safe_polling import run_polling
-from safe_polling.lease import HolderInfo, LeaseLost, PollingLease, lease_from_env
+from safe_polling.lease import HolderInfo, LeaseLost, PollingLease, RedisLease, lease_from_env
 
 _lock = threading.Lock()
 _events = open(os.environ["MP_EVENTS"], "a", buffering=1, encoding="utf-8")  # noqa: SIM115
@@ -174,6 +176,17 @@ def main() -> None:
     if os.environ.get("MP_LEASE", "env") == "k8s":
         name = os.environ.get("SAFE_POLLING_LEASE_NAME", "default")
         lease = KubeStyleTTLLease(os.environ["SAFE_POLLING_REDIS_URL"], name)
+    elif "MP_REDIS_RENEW_INTERVAL" in os.environ:
+        # A Redis lease renewed rarely: its own loss detection stays out of the way, so
+        # only the fence before each getUpdates can notice a deleted key in time.
+        renew = float(os.environ["MP_REDIS_RENEW_INTERVAL"])
+        lease = RedisLease(
+            os.environ["SAFE_POLLING_REDIS_URL"],
+            bot_id=os.environ["MP_TOKEN"],
+            name=os.environ.get("SAFE_POLLING_LEASE_NAME", "default"),
+            ttl=renew * 3,
+            renew_interval=renew,
+        )
     else:
         found = lease_from_env(token=os.environ["MP_TOKEN"])
         assert found is not None, "set SAFE_POLLING_LEASE to a real backend"

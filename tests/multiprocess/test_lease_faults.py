@@ -16,7 +16,7 @@ from redis.asyncio import Redis
 from safe_polling.lease import PostgresLease, RedisLease
 
 from . import _pgctl
-from ._harness import FENCED, LEADER, LOST, POLLING, Fleet, Instance, wait_until
+from ._harness import FENCED, LEADER, LOST, POLLING, STANDBY, Fleet, Instance, wait_until
 from .conftest import Bot, FleetFactory
 
 
@@ -103,9 +103,12 @@ async def test_terminating_the_lease_session_makes_the_leader_step_down(
 async def test_deleting_the_redis_key_makes_the_leader_step_down(
     bot: Bot, make_fleet: FleetFactory, redis_url: str
 ) -> None:
-    group = make_fleet("redis")
+    # Renewals every 60 s: the lease's own loss detection cannot fire within this test, so
+    # the step-down must come from the fence before each getUpdates.
+    group = make_fleet("redis", MP_REDIS_RENEW_INTERVAL="60")
     started = group.start(2)
     leader = await group.wait_roles(started)
+    await leader.wait_polls(1)
     key = RedisLease(redis_url, bot_id=bot.token, name=_lease_name(group)).key
     client = Redis.from_url(redis_url)
     try:
@@ -114,7 +117,23 @@ async def test_deleting_the_redis_key_makes_the_leader_step_down(
     finally:
         await client.aclose()
     # The leader's fence (before each getUpdates) finds the key gone within one long poll.
-    await wait_until(lambda: _stepped_down(leader), 20, "the leader to step down")
+    await wait_until(lambda: leader.has(FENCED), 20, "the leader's fence to close")
+    fenced = leader.log_time(FENCED, after=deleted)
+    assert fenced is not None, group.report()
+    # The runner's "lost" line follows the fence's, never precedes it (a renewal noticing
+    # the deleted key first would log it alone).
+    lost = leader.log_time(LOST, after=deleted)
+    assert lost is None or lost >= fenced, group.report()
+    # Once its step-down is over (a request is recorded when it ends), no getUpdates went
+    # out past the closed fence until this instance led again.
+    await wait_until(
+        lambda: bool(leader.log_time(LEADER, after=fenced) or leader.log_time(STANDBY, fenced)),
+        20,
+        "the fenced leader to step down",
+    )
+    led_again = leader.log_time(LEADER, after=fenced) or float("inf")
+    late = [e for e in leader.get_updates() if fenced <= e["t0"] < led_again]
+    assert late == [], group.report()
     await _one_leader_after(bot, group, deleted)
     codes = await group.stop_all()
     assert set(codes.values()) == {0}, group.report()

@@ -55,18 +55,21 @@ async def test_a_block_that_lasts_is_reported_while_it_lasts(
         # (or 5 s pass): no guess about how long that takes.
         deadline = time.monotonic() + 5
         while time.monotonic() < deadline:
-            seen_while_blocked[:] = [w for w in block_warnings(caplog) if "still blocked" in w]
+            seen_while_blocked[:] = [w for w in ours() if "still blocked" in w]
             if seen_while_blocked:
                 return
             time.sleep(0.01)
 
+    def ours() -> list[str]:
+        # Only the warnings about this block: on a loaded machine any other step of the
+        # loop may also pass the 0.1 s threshold and be reported, rightly.
+        return [w for w in block_warnings(caplog) if "in wait_for_the_stuck_warning" in w]
+
     async with LoopWatchdog(threshold=THRESHOLD, stuck_after=0.3):
         wait_for_the_stuck_warning()
     assert len(seen_while_blocked) == 1
-    assert "in wait_for_the_stuck_warning" in seen_while_blocked[0]
-    final = [w for w in block_warnings(caplog) if "still blocked" not in w]
-    assert len(final) == 1
-    assert "in wait_for_the_stuck_warning" in final[0]
+    final = [w for w in ours() if "still blocked" not in w]
+    assert len(final) == 1, final
 
 
 async def test_start_stop_and_misuse() -> None:

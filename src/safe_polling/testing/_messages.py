@@ -17,6 +17,26 @@ from safe_polling.testing._params import (
 )
 from safe_polling.testing._state import BotState, StoredMessage
 
+__all__ = [
+    "CHAT_ACTIONS",
+    "MAX_TEXT",
+    "NOT_MODIFIED",
+    "answer_callback_query",
+    "apply_edit",
+    "chat_id_of",
+    "delete_message",
+    "edit_message_caption",
+    "edit_message_reply_markup",
+    "edit_message_text",
+    "editable",
+    "formatted",
+    "inline_markup",
+    "reply_to",
+    "send_bot_message",
+    "send_chat_action",
+    "send_message",
+]
+
 MAX_TEXT = 4096
 NOT_MODIFIED = (
     "message is not modified: specified new message content and reply markup are exactly "

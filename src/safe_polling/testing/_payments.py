@@ -27,6 +27,16 @@ from safe_polling.testing._params import (
 )
 from safe_polling.testing._state import BotState
 
+__all__ = [
+    "CURRENCIES",
+    "QUERY_INVALID",
+    "answer_pre_checkout_query",
+    "answer_shipping_query",
+    "create_invoice_link",
+    "refund_star_payment",
+    "send_invoice",
+]
+
 QUERY_INVALID = "query is too old and response timeout expired or query ID is invalid"
 # Telegram's supported currencies (ISO 4217) plus Telegram Stars.
 CURRENCIES = frozenset(

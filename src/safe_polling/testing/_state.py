@@ -18,6 +18,18 @@ if TYPE_CHECKING:
     from safe_polling.testing._polls import StoredPoll
     from safe_polling.testing._world import ChatRecord
 
+__all__ = [
+    "FUTURE_OFFSET_SLACK",
+    "QUERY_TTL",
+    "BotState",
+    "Queries",
+    "Query",
+    "StoredFile",
+    "StoredMessage",
+    "Waiter",
+    "Webhook",
+]
+
 _file_numbers = itertools.count(1)
 _query_numbers = itertools.count(1)
 
