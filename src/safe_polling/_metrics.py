@@ -35,6 +35,8 @@ from telegram.ext import BaseUpdateProcessor
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
 
+    from .queue import QueueStats
+
 __all__ = [
     "INSTALL_HINT",
     "MeteredUpdateProcessor",
@@ -45,6 +47,7 @@ __all__ = [
     "loop_block_ended",
     "loop_block_seen",
     "metrics_registry",
+    "queue_stats",
     "remove_metering",
     "render_metrics",
     "role_changed",
@@ -159,6 +162,26 @@ class _Metrics:
         self.backlog = Gauge(
             "safe_polling_delivery_backlog",
             "Updates fetched but not yet recorded as handled (at-least-once delivery).",
+            registry=reg,
+        )
+        self.queue_backlog = Gauge(
+            "safe_polling_queue_backlog",
+            "Scale-out queue: updates appended and not yet acknowledged, all partitions.",
+            registry=reg,
+        )
+        self.queue_oldest = Gauge(
+            "safe_polling_queue_oldest_unhandled_age_seconds",
+            "Scale-out queue: age of the oldest unacknowledged update (0: none).",
+            registry=reg,
+        )
+        self.queue_owned = Gauge(
+            "safe_polling_queue_partitions_owned",
+            "Scale-out queue: partitions this worker owns now.",
+            registry=reg,
+        )
+        self.queue_dead = Gauge(
+            "safe_polling_queue_dead_letters",
+            "Scale-out queue: updates in the dead-letter stream (all workers).",
             registry=reg,
         )
         self.backlog_source: Callable[[], int] | None = None
@@ -311,6 +334,16 @@ def watch_delivery_backlog(source: Callable[[], int]) -> None:
     metrics = _active()
     if metrics is not None:
         metrics.backlog_source = source
+
+
+def queue_stats(stats: QueueStats) -> None:
+    """Record the scale-out queue's figures (read every few seconds by the worker)."""
+    metrics = _active()
+    if metrics is not None:
+        metrics.queue_backlog.set(stats.backlog)
+        metrics.queue_oldest.set(stats.oldest_age)
+        metrics.queue_owned.set(stats.partitions_owned)
+        metrics.queue_dead.set(stats.dead_letters)
 
 
 def _update_type(update: object) -> str:

@@ -34,6 +34,7 @@ from ._batcher import Batcher
 from ._delivery import DeliveryTracker, ProcessedUpdates
 from ._errors import PollingErrorCallback
 from ._gate import install_gate, remove_gate
+from ._metrics import queue_stats
 from ._persistence import reload_conversations
 from ._polling import AnyApplication, _claim_guard, _delete_webhook, _release_guard
 from ._status import PollingStatus
@@ -315,6 +316,7 @@ async def _publish_stats(queue: UpdateQueue, status: PollingStatus) -> None:
     while True:
         with contextlib.suppress(Exception):  # Redis down: /healthz keeps the last figures
             stats = await queue.stats()
+            queue_stats(stats)
             if stats.partitions_owned != owned:
                 owned = stats.partitions_owned
                 logger.info("🧩 Partitions owned here: %d of %d", owned, queue.partitions)
