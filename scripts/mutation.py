@@ -392,7 +392,11 @@ def main() -> int:
     parser.add_argument("--list", action="store_true", help="list the mutants and exit")
     parser.add_argument("--timeout", type=float, default=TIMEOUT)
     parser.add_argument("--goal", type=float, default=95.0)
+    parser.add_argument(
+        "--shard", default="1/1", help="run only the i-th of n interleaved shares, e.g. 2/3"
+    )
     args = parser.parse_args()
+    shard, shards = (int(n) for n in args.shard.split("/"))
     equivalents = load_equivalents()
     modules = args.module or list(MODULES)
     ok = True
@@ -403,6 +407,7 @@ def main() -> int:
             target = tree / "src" / "safe_polling" / module
             original = target.read_text(encoding="utf-8")
             mutants = [m for m in mutants_of(module, original) if args.match in m.description]
+            mutants = mutants[shard - 1 :: shards]
             known = {d for (mod, d) in equivalents if mod == module}
             stale = sorted(known - {m.description for m in mutants_of(module, original)})
             if args.list:

@@ -132,7 +132,7 @@ async def test_leaving_the_block_closes_the_lease_even_when_cancelled() -> None:
 
 @pytest.mark.parametrize(
     ("token", "bot_id"),
-    [("123456:secret", 123456), (" 42:x ", 42), ("7", 7), (99, 99)],
+    [("123456:secret", 123456), (" 42:x ", 42), ("7", 7), (99, 99), ("1:x", 1), (1, 1)],
 )
 def test_bot_id_from_token(token: str | int, bot_id: int) -> None:
     assert bot_id_from_token(token) == bot_id
