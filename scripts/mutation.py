@@ -394,7 +394,9 @@ def main() -> int:
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--module", action="append", choices=sorted(MODULES))
-    parser.add_argument("--match", default="", help="only mutants whose description has this")
+    parser.add_argument(
+        "--match", action="append", default=[], help="only mutants whose description has this"
+    )
     parser.add_argument("--list", action="store_true", help="list the mutants and exit")
     parser.add_argument("--timeout", type=float, default=TIMEOUT)
     parser.add_argument("--goal", type=float, default=95.0)
@@ -412,7 +414,11 @@ def main() -> int:
         for module in modules:
             target = tree / "src" / "safe_polling" / module
             original = target.read_text(encoding="utf-8")
-            mutants = [m for m in mutants_of(module, original) if args.match in m.description]
+            mutants = [
+                m
+                for m in mutants_of(module, original)
+                if not args.match or any(text in m.description for text in args.match)
+            ]
             mutants = mutants[shard - 1 :: shards]
             known = {d for (mod, d) in equivalents if mod == module}
             stale = sorted(known - {m.description for m in mutants_of(module, original)})
