@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from telegram import Bot
-from telegram.error import NetworkError
+from telegram.error import Conflict, NetworkError
 
 from safe_polling import _gate
 from safe_polling._delivery import DeliveryTracker, ProcessedUpdates
@@ -198,6 +198,32 @@ async def test_a_poll_waits_while_half_of_telegrams_window_is_in_flight(
     assert api.calls_to("getUpdates")[-1].params["offset"] == sent[1]
     for uid in sent[1:]:
         tracker.handled(uid)
+
+
+async def test_a_webhook_blocking_get_updates_is_deleted_and_polling_goes_on(
+    api: FakeBotAPI, bot: Bot
+) -> None:
+    install_gate(bot)
+    await bot.set_webhook("https://example.com/hook")  # set by someone after the start
+    with pytest.raises(Conflict, match="webhook is active"):
+        await bot.get_updates(timeout=0)
+    assert len(api.calls_to("deleteWebhook")) == 1
+    assert await bot.get_updates(timeout=0) == ()
+
+
+async def test_a_conflict_with_another_poller_deletes_no_webhook(
+    api: FakeBotAPI, bot: Bot
+) -> None:
+    install_gate(bot)
+    api.fail_next(
+        "getUpdates",
+        409,
+        "Conflict: terminated by other getUpdates request; "
+        "make sure that only one bot instance is running",
+    )
+    with pytest.raises(Conflict, match="other getUpdates"):
+        await bot.get_updates(timeout=0)
+    assert api.calls_to("deleteWebhook") == []
 
 
 async def test_install_is_idempotent_and_remove_restores_the_request(bot: Bot) -> None:

@@ -212,6 +212,29 @@ async def test_a_poll_bringing_back_only_updates_in_flight_waits_for_one_to_fini
         await asyncio.sleep(0)
     assert again.done()
     assert again.result() == []
+    # That progress is used up: the next such poll waits again.
+    await tracker.accept(updates(11))
+    once_more = asyncio.ensure_future(tracker.accept(updates(11)))
+    for _ in range(3):
+        await asyncio.sleep(0)
+    assert not once_more.done()
+    tracker.handled(11)
+    async with asyncio.timeout(10):
+        assert await once_more == []
+
+
+async def test_progress_made_before_a_poll_does_not_cut_its_wait_for_room_short(
+    tracker: DeliveryTracker,
+) -> None:
+    await tracker.accept(updates(*range(1, 52)))
+    tracker.handled(51)  # progress before the poll; 50 are still in flight
+    room = asyncio.ensure_future(tracker.wait_for_room())
+    for _ in range(3):
+        await asyncio.sleep(0)
+    assert not room.done()
+    tracker.handled(1)
+    async with asyncio.timeout(10):
+        await room
 
 
 async def test_room_to_poll_is_judged_by_updates_in_flight(tracker: DeliveryTracker) -> None:
