@@ -104,7 +104,7 @@ def _forms(secret: str) -> set[str]:
     if _TOKEN_RE.fullmatch(secret):
         # Mask the part after the colon, wherever it travels; the bot id is public.
         forms = {secret.split(":", 1)[1]}
-    elif "://" in secret:
+    elif is_url(secret):
         try:
             password = urlsplit(secret).password
         except ValueError:  # a malformed URL: mask it whole
@@ -113,6 +113,15 @@ def _forms(secret: str) -> set[str]:
         forms = {password, unquote(password)} if password else set()
     # Whitespace alone would mask every run of blanks.
     return {f for f in forms if len(f) >= MIN_SECRET_LENGTH and f.strip()}
+
+
+def is_url(value: str) -> bool:
+    """Whether *value* is a URL (scheme and host), whose secret is its password alone."""
+    try:
+        parts = urlsplit(value)
+    except ValueError:
+        return "://" in value  # malformed, but meant as a URL: masked whole by the caller
+    return "://" in value and bool(parts.scheme and parts.netloc)
 
 
 def _mask_token(match: re.Match[str]) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-from hypothesis import assume, given, settings
+from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
 from safe_polling import _redaction, redact
@@ -50,6 +50,7 @@ def test_a_token_by_its_shape_is_masked_in_every_encoding(
         assert encoded not in text
 
 
+@example(secret="00000://", before="", after="", form=0)  # "://" but no URL: found by Hypothesis
 @settings(max_examples=300, deadline=None)
 @given(
     secret=st.text(min_size=8, max_size=40).filter(lambda s: s.strip() == s and s.strip()),
@@ -60,6 +61,9 @@ def test_a_token_by_its_shape_is_masked_in_every_encoding(
 def test_a_registered_secret_is_masked_in_every_encoding(
     secret: str, before: str, after: str, form: int
 ) -> None:
+    # A URL's secret is its password (tested with the URL passwords); anything else is
+    # masked whole, even with "://" inside ("00000://" is no URL).
+    assume(not _redaction.is_url(secret))
     with secrets_restored():
         _redaction._register(secret)
         encoded = _encodings(secret)[form]
