@@ -139,6 +139,14 @@ async def replicas(
                 proc.wait(30)
             except subprocess.TimeoutExpired:
                 proc.kill()
+        if count:  # the queue's (empty) streams and groups
+            from redis.asyncio import Redis
+
+            client = Redis.from_url(REDIS_URL)
+            keys = [k async for k in client.scan_iter(match=f"safe-polling:queue:*:{name}:*")]
+            if keys:
+                await client.delete(*keys)
+            await client.aclose()
 
 
 async def count_records(store: BalanceStore, bot_id: int) -> int:

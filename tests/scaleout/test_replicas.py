@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import signal
 import uuid
+from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from pathlib import Path
 
@@ -22,15 +23,23 @@ pytestmark = [pytest.mark.slow, pytest.mark.redis, pytest.mark.postgres]
 
 
 @pytest.fixture
-def replica_env(redis_url: str) -> dict[str, str]:
+async def replica_env(redis_url: str) -> AsyncIterator[dict[str, str]]:
+    """The replicas' queue and lease settings; the queue's keys are deleted afterwards."""
     name = f"test-{uuid.uuid4().hex[:10]}"
-    return {
+    yield {
         "SAFE_POLLING_QUEUE": redis_url,
         "SAFE_POLLING_QUEUE_NAME": name,
         "SAFE_POLLING_LEASE": "redis",
         "SAFE_POLLING_REDIS_URL": redis_url,
         "SAFE_POLLING_LEASE_NAME": name,
     }
+    from redis.asyncio import Redis
+
+    client = Redis.from_url(redis_url)
+    keys = [key async for key in client.scan_iter(match=f"safe-polling:queue:*:{name}:*")]
+    if keys:
+        await client.delete(*keys)
+    await client.aclose()
 
 
 def done_count(api: FakeBotAPI) -> int:
