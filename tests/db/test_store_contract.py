@@ -70,6 +70,15 @@ async def test_the_ledger_limit_keeps_the_newest(store: BalanceStore) -> None:
     for n in range(1, 6):
         await store.add_user_balance_async(USER, n)
     assert [e.delta for e in await store.ledger(USER, limit=2)] == [5, 4]
+    for n in range(6, 52):
+        await store.add_user_balance_async(USER, n)
+    assert [e.delta for e in await store.ledger(USER)] == list(range(51, 1, -1))  # 50
+
+
+async def test_setting_the_balance_of_a_user_never_seen(store: BalanceStore) -> None:
+    assert await store.set_user_balance_async(USER + 1, 7) == 7
+    assert await store.get_user_balance_async(USER + 1) == 7
+    assert [(e.delta, e.balance_after) for e in await store.ledger(USER + 1)] == [(7, 7)]
 
 
 async def test_the_database_lent_to_the_application(store: BalanceStore) -> None:
