@@ -401,6 +401,11 @@ def main() -> int:
     parser.add_argument("--timeout", type=float, default=TIMEOUT)
     parser.add_argument("--goal", type=float, default=95.0)
     parser.add_argument(
+        "--all-backends",
+        action="store_true",
+        help="also run the PostgreSQL and Redis variants (paths only they reach, e.g. races)",
+    )
+    parser.add_argument(
         "--shard", default="1/1", help="run only the i-th of n interleaved shares, e.g. 2/3"
     )
     args = parser.parse_args()
@@ -429,7 +434,10 @@ def main() -> int:
                 continue
             # The tests must pass on the unmutated (re-printed) module first.
             target.write_text(ast.unparse(ast.parse(original)), encoding="utf-8")
-            verdict, seconds = _run_tests(tree, MODULES[module], args.timeout)
+            selection = MODULES[module]
+            if args.all_backends:
+                selection = [arg for arg in selection if arg not in _ONE_BACKEND]
+            verdict, seconds = _run_tests(tree, selection, args.timeout)
             if verdict != "passed":
                 print(f"{module}: tests do not pass on the unmutated module ({verdict})")
                 target.write_text(original, encoding="utf-8")
@@ -444,7 +452,7 @@ def main() -> int:
                         equivalent += 1
                         continue
                     target.write_text(mutant.source, encoding="utf-8")
-                    verdict, seconds = _run_tests(tree, MODULES[module], args.timeout)
+                    verdict, seconds = _run_tests(tree, selection, args.timeout)
                     if verdict == "error":
                         errors.append(mutant.description)
                     elif verdict == "passed":

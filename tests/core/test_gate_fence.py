@@ -19,7 +19,14 @@ from telegram.error import Conflict, NetworkError
 
 from safe_polling import _gate
 from safe_polling._delivery import DeliveryTracker, ProcessedUpdates
-from safe_polling._gate import GetUpdatesGate, install_gate, remove_gate
+from safe_polling._gate import (
+    BootstrapSkip,
+    GetUpdatesGate,
+    install_bootstrap_skip,
+    install_gate,
+    remove_bootstrap_skip,
+    remove_gate,
+)
 from safe_polling._status import PollingStatus
 from safe_polling.db import open_balance_store
 from safe_polling.lease import LeaseLost
@@ -224,6 +231,24 @@ async def test_a_conflict_with_another_poller_deletes_no_webhook(
     with pytest.raises(Conflict, match="other getUpdates"):
         await bot.get_updates(timeout=0)
     assert api.calls_to("deleteWebhook") == []
+
+
+async def test_the_bootstrap_skip_answers_one_delete_webhook_and_nothing_else(
+    api: FakeBotAPI, bot: Bot
+) -> None:
+    install_bootstrap_skip(bot)
+    install_bootstrap_skip(bot)  # idempotent: one wrapper
+    before = len(api.calls_to("getMe"))  # the one initialize() made
+    me = await bot.get_me()  # not a deleteWebhook: goes to Telegram
+    assert me.username == "fake_test_bot"
+    assert len(api.calls_to("getMe")) == before + 1
+    assert await bot.delete_webhook() is True  # answered from what is known
+    assert api.calls_to("deleteWebhook") == []
+    assert await bot.delete_webhook() is True  # only once: this one goes out
+    assert len(api.calls_to("deleteWebhook")) == 1
+    remove_bootstrap_skip(bot)
+    assert not isinstance(bot._request[1], BootstrapSkip)
+    remove_bootstrap_skip(bot)  # not installed: nothing to undo
 
 
 async def test_install_is_idempotent_and_remove_restores_the_request(bot: Bot) -> None:

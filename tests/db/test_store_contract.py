@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from safe_polling.db import (
+    BalanceOverflow,
     BalanceStore,
     DatabaseUnavailable,
     IdempotencyConflict,
@@ -70,6 +71,25 @@ async def test_the_ledger_limit_keeps_the_newest(store: BalanceStore) -> None:
     for n in range(1, 6):
         await store.add_user_balance_async(USER, n)
     assert [e.delta for e in await store.ledger(USER, limit=2)] == [5, 4]
+    for n in range(6, 52):
+        await store.add_user_balance_async(USER, n)
+    assert [e.delta for e in await store.ledger(USER)] == list(range(51, 1, -1))  # 50
+
+
+async def test_a_credit_past_the_bigint_maximum_is_refused_as_an_overflow(
+    store: BalanceStore,
+) -> None:
+    top = 2**63 - 1
+    assert await store.add_user_balance_async(USER, top - 5) == top - 5
+    with pytest.raises(BalanceOverflow):
+        await store.add_user_balance_async(USER, 10)
+    assert await store.get_user_balance_async(USER) == top - 5
+
+
+async def test_setting_the_balance_of_a_user_never_seen(store: BalanceStore) -> None:
+    assert await store.set_user_balance_async(USER + 1, 7) == 7
+    assert await store.get_user_balance_async(USER + 1) == 7
+    assert [(e.delta, e.balance_after) for e in await store.ledger(USER + 1)] == [(7, 7)]
 
 
 async def test_the_database_lent_to_the_application(store: BalanceStore) -> None:
