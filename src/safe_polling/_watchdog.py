@@ -36,6 +36,10 @@ from ._redaction import redact
 __all__ = ["LoopWatchdog", "resolve_watchdog", "watchdog_from_env"]
 
 _DEFAULT_THRESHOLD = 0.1
+# SAFE_POLLING_WATCHDOG is in milliseconds, so "0.2" (meant as seconds) would be 0.2 ms: the
+# loop's ordinary scheduling jitter, reported thousands of times a minute. Below 10 ms
+# is refused.
+_MIN_ENV_MILLISECONDS = 10.0
 _ENV_VAR = "SAFE_POLLING_WATCHDOG"
 _HINT = (
     "a blocking call (sync DB driver, time.sleep, requests) runs inside an async handler; "
@@ -505,9 +509,10 @@ def watchdog_from_env(env: Mapping[str, str] = os.environ) -> float | None:
         milliseconds = float(raw)
     except ValueError:
         milliseconds = float("nan")
-    if not 0 < milliseconds < float("inf"):
+    if not _MIN_ENV_MILLISECONDS <= milliseconds < float("inf"):
         raise ValueError(
             f"{_ENV_VAR} must be 1/true (on, 100 ms), 0/false (off) or a threshold in "
-            f"milliseconds such as 250; got {redact(raw)[:40]!r}"
+            f"milliseconds (at least {_MIN_ENV_MILLISECONDS:g}) such as 250; "
+            f"got {redact(raw)[:40]!r}"
         )
     return milliseconds / 1000

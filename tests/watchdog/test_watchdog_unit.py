@@ -166,6 +166,7 @@ def test_library_frames_are_not_user_code() -> None:
         ("250", 0.25),
         (" 40 ", 0.04),
         ("12.5", 0.0125),
+        ("10", 0.01),
     ],
 )
 def test_env_parsing(value: str | None, expected: float | None) -> None:
@@ -173,7 +174,8 @@ def test_env_parsing(value: str | None, expected: float | None) -> None:
     assert watchdog_from_env(env) == expected
 
 
-@pytest.mark.parametrize("value", ["abc", "-5", "nan", "inf", "250ms", "1e999"])
+# "0.2" means 0.2 ms (the unit is milliseconds): jitter, not a block; refused.
+@pytest.mark.parametrize("value", ["abc", "-5", "nan", "inf", "250ms", "1e999", "0.2", "9.9"])
 def test_env_junk_is_a_clear_error(value: str) -> None:
     with pytest.raises(ValueError, match="SAFE_POLLING_WATCHDOG must be") as err:
         watchdog_from_env({"SAFE_POLLING_WATCHDOG": value})
