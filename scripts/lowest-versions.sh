@@ -31,11 +31,18 @@ project = tomllib.load(open("pyproject.toml", "rb"))["project"]
 requirements = list(project["dependencies"])
 for extra in project["optional-dependencies"].values():
     requirements += [r for r in extra if not r.startswith(project["name"])]
+lowest = {}
 for requirement in requirements:
     match = re.fullmatch(r"([A-Za-z0-9_.\[\]-]+)\s*>=\s*([0-9][0-9.]*)(,.*)?", requirement)
     if match is None:
         raise SystemExit(f"no '>=' lower bound to test in {requirement!r}")
-    print(f"{match[1]}=={match[2]}")
+    # A package named twice (python-telegram-bot: >=22 for the library, >=22.8 for the
+    # testing extra) is installed at the highest of its lower bounds: what ".[all]" allows.
+    low = tuple(int(part) for part in match[2].split("."))
+    if low > lowest.get(match[1], ((),))[0]:
+        lowest[match[1]] = (low, match[2])
+for name, (_, text) in lowest.items():
+    print(f"{name}=={text}")
 PY
 )
 echo "Lowest allowed versions:" $pins
