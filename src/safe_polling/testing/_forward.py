@@ -8,6 +8,7 @@ skip missing messages, as the real server does.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from safe_polling.testing._core import Core
@@ -115,17 +116,27 @@ async def forward_message(core: Core, state: BotState, params: dict[str, Any]) -
     return _forward(core, state, params, "forwardMessage", source)
 
 
-async def forward_messages(core: Core, state: BotState, params: dict[str, Any]) -> Any:
-    """``forwardMessages``: the MessageIds of the forwarded copies, missing ones skipped."""
+_Make = Callable[[Core, BotState, dict[str, Any], str, dict[str, Any]], dict[str, Any]]
+
+
+def _each_stored(
+    core: Core, state: BotState, params: dict[str, Any], method: str, make: _Make
+) -> list[dict[str, Any]]:
+    """The MessageIds of what *make* sent, one per stored message named; missing ones skipped."""
     chat_id_of(params)
     from_chat = _from_chat(state, params)
     result = []
     for message_id in _ids(params):
         stored = state.messages.get((from_chat, message_id))
         if stored is not None and not stored.deleted:
-            sent = _forward(core, state, params, "forwardMessages", stored.message)
+            sent = make(core, state, params, method, stored.message)
             result.append({"message_id": sent["message_id"]})
     return result
+
+
+async def forward_messages(core: Core, state: BotState, params: dict[str, Any]) -> Any:
+    """``forwardMessages``: the MessageIds of the forwarded copies, missing ones skipped."""
+    return _each_stored(core, state, params, "forwardMessages", _forward)
 
 
 async def copy_message(core: Core, state: BotState, params: dict[str, Any]) -> Any:
@@ -139,15 +150,7 @@ async def copy_message(core: Core, state: BotState, params: dict[str, Any]) -> A
 
 async def copy_messages(core: Core, state: BotState, params: dict[str, Any]) -> Any:
     """``copyMessages``: the MessageIds of the copies, missing ones skipped."""
-    chat_id_of(params)
-    from_chat = _from_chat(state, params)
-    result = []
-    for message_id in _ids(params):
-        stored = state.messages.get((from_chat, message_id))
-        if stored is not None and not stored.deleted:
-            sent = _copy(core, state, params, "copyMessages", stored.message)
-            result.append({"message_id": sent["message_id"]})
-    return result
+    return _each_stored(core, state, params, "copyMessages", _copy)
 
 
 async def delete_messages(core: Core, state: BotState, params: dict[str, Any]) -> Any:
