@@ -116,12 +116,16 @@ def _forms(secret: str) -> set[str]:
 
 
 def is_url(value: str) -> bool:
-    """Whether *value* is a URL (scheme and host), whose secret is its password alone."""
+    """Whether *value* is a URL (``scheme://...``), whose secret is its password alone.
+
+    ``sqlite:///path`` and ``unix:///socket`` are URLs without a host; ``00000://``
+    is none (a scheme starts with a letter).
+    """
     try:
         parts = urlsplit(value)
     except ValueError:
         return "://" in value  # malformed, but meant as a URL: masked whole by the caller
-    return "://" in value and bool(parts.scheme and parts.netloc)
+    return "://" in value and bool(parts.scheme)
 
 
 def _mask_token(match: re.Match[str]) -> str:

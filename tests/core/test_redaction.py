@@ -64,3 +64,20 @@ def test_install_is_idempotent() -> None:
     assert logging.getLogRecordFactory() is installed  # no stacking of factories
     record = logging.getLogRecordFactory()("n", logging.INFO, "f", 1, TOKEN, None, None)
     assert record.getMessage() == "123456789:***"
+
+
+@pytest.mark.parametrize(
+    ("value", "masked"),
+    [
+        ("sqlite:///tmp/balances.db", set()),  # a URL without a host or password: no secret
+        ("unix:///run/redis.sock", set()),
+        ("postgresql://bot:hunter2hunter2@db/app", {"hunter2hunter2"}),
+        ("00000://", {"00000://"}),  # no URL (a scheme starts with a letter): masked whole
+    ],
+)
+def test_a_url_registers_only_its_password(value: str, masked: set[str]) -> None:
+    from safe_polling import _redaction
+
+    # Registering a whole sqlite path would mask it in every log line and grow the
+    # pattern with each store a process opens.
+    assert _redaction._forms(value) == masked
