@@ -11,7 +11,9 @@ standby's first ``getUpdates`` is measured:
 Times come from each instance's own records (``tests/multiprocess/_instance.py``: every
 request that really went out and every ``safe_polling`` log line, wall clock, one machine),
 so the gap splits into phases: the old leader's shutdown after its last poll, the lease
-wake-up, and the new leader's start (deleteWebhook, getMe, start_polling, fence, first poll).
+wake-up, and the new leader's start (any getMe/deleteWebhook after the lease, the fence, the
+first poll). The fake answers every call after a simulated round trip (``--latency``, default
+0 ms and 60 ms: a bot hosted 60 ms away from Telegram).
 
 The baseline, run the same way in the same run: a TTL-only lease at Kubernetes client-go
 defaults (15 s lease, 2 s retry, no release notification) on the same Redis.
@@ -20,6 +22,7 @@ Usage::
 
     .venv/bin/python benchmarks/handover_bench.py            # ~6 min on 2 cores
     .venv/bin/python benchmarks/handover_bench.py --quick    # ~1.5 min smoke run
+    .venv/bin/python benchmarks/handover_bench.py --only postgres   # ~5 min, 0 and 60 ms
 """
 
 from __future__ import annotations
@@ -86,15 +89,12 @@ def _http(instance: Instance, method: str) -> list[dict[str, float]]:
 def _start_phases(new: Instance, acquired: float) -> dict[str, float]:
     """The new leader's start, from the lease to its first getUpdates (after the fence)."""
     first_poll = new.get_updates()[0]["t0"]
-    deletes = [e for e in _http(new, "deleteWebhook") if e["t0"] >= acquired]
-    get_me = [e for e in _http(new, "getMe") if e["t0"] >= acquired]
-    phases = {"new: lease -> deleteWebhook sent": deletes[0]["t0"] - acquired}
-    phases["new: deleteWebhook (ours)"] = deletes[0]["t1"] - deletes[0]["t0"]
-    if get_me:
-        phases["new: initialize (getMe)"] = get_me[0]["t1"] - get_me[0]["t0"]
-    if len(deletes) > 1:  # start_polling's bootstrap deletes the webhook once more
-        phases["new: deleteWebhook (PTB bootstrap)"] = deletes[1]["t1"] - deletes[1]["t0"]
-        phases["new: bootstrap end -> first getUpdates (fence)"] = first_poll - deletes[1]["t1"]
+    phases = {}
+    for method in ("getMe", "deleteWebhook", "getWebhookInfo"):
+        calls = [e for e in _http(new, method) if acquired <= e["t0"] < first_poll]
+        phases[f"new: {method} after the lease (calls: {len(calls)})"] = sum(
+            e["t1"] - e["t0"] for e in calls
+        )
     phases["new: lease -> first getUpdates"] = first_poll - acquired
     return phases
 
@@ -165,15 +165,18 @@ def _fmt(ms: float) -> str:
     return f"{ms:.0f} ms" if ms >= 100 else f"{ms:.1f} ms"
 
 
-def report(results: dict[tuple[str, str], list[Trial]], conflicts: int, overlap: int) -> None:
+def report(
+    results: dict[tuple[str, str], list[Trial]], conflicts: int, overlap: int, latency: float
+) -> None:
     """Print medians and p90s, the baseline ratio, and the phase breakdown."""
+    print(f"\n### Round trip {latency * 1000:.0f} ms")
     print("\n| backend | scenario | n | median | p90 | baseline median / median |")
     print("|---|---|---|---|---|---|")
     for (kind, scenario), trials in results.items():
         median, p90 = _ms([t.total for t in trials])
         base = results.get(("k8s", scenario))
         ratio = _ms([t.total for t in base])[0] / median if base else float("nan")
-        label = f"{ratio:.0f}x" if kind != "k8s" else "1x"
+        label = "1x" if kind == "k8s" else f"{ratio:.0f}x" if base else "- (not run)"
         row = f"| {LABELS[kind]} | {scenario} | {len(trials)} | {_fmt(median)} | {_fmt(p90)} |"
         print(f"{row} {label} |")
     print("\nPhase breakdown (median / p90):")
@@ -190,28 +193,39 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--quick", action="store_true", help="few trials, a smoke run")
     parser.add_argument("--only", nargs="*", help="backends to run (postgres redis file k8s)")
+    parser.add_argument(
+        "--latency", type=float, nargs="+", default=[0.0, 0.06], help="round trips (s)"
+    )
     args = parser.parse_args()
+    for latency in args.latency:
+        await run_at(latency, args.quick, args.only)
+
+
+async def run_at(latency: float, quick: bool, only: list[str] | None) -> None:
+    """Every chain against one fake answering after a simulated round trip of *latency* s."""
     results: dict[tuple[str, str], list[Trial]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         # The real server's 3 s throttle of 409s: a handover that caused one would show.
-        async with spawn_fake_bot_api(conflict_delay=3.0) as fake:
-            for (kind, scenario), (full, quick) in TRIALS.items():
-                if args.only and kind not in args.only:
+        async with spawn_fake_bot_api(conflict_delay=3.0, latency=latency) as fake:
+            for (kind, scenario), (full, few) in TRIALS.items():
+                if only and kind not in only:
                     continue
                 workdir = Path(tmp) / f"{kind}-{scenario}"
                 workdir.mkdir()
                 started = time.monotonic()
                 trials = await run_chain(
-                    kind, scenario, quick if args.quick else full, fake.base_url, workdir
+                    kind, scenario, few if quick else full, fake.base_url, workdir
                 )
                 results[(kind, scenario)] = trials
                 took = time.monotonic() - started
                 print(
-                    f"{LABELS[kind]} {scenario}: {len(trials)} trials in {took:.0f} s", flush=True
+                    f"{LABELS[kind]} {scenario} at {latency * 1000:.0f} ms: {len(trials)} trials"
+                    f" in {took:.0f} s",
+                    flush=True,
                 )
             stats = await fake.stats()
     overlap = max((t.max_concurrent_get_updates for t in stats.tokens.values()), default=0)
-    report(results, stats.conflicts_total, overlap)
+    report(results, stats.conflicts_total, overlap, latency)
 
 
 if __name__ == "__main__":

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import ast
-import resource
 import subprocess
 import sys
 import tempfile
@@ -155,14 +154,13 @@ def _peak_rss_mib(path: Path, code: str) -> float:
     return int(out.stdout.strip()) / 1024
 
 
-def _row(label: str, path: Path, lines: int) -> float:
+def _row(label: str, path: Path, lines: int, rss: tuple[float, float]) -> float:
     parse, parse_cpu = _parse_all(path)
     lint, lint_cpu, found = _lint(path)
-    rss, parse_rss = _peak_rss_mib(path, _LINT), _peak_rss_mib(path, _PARSE_ONLY)
     print(
         f"{label:<22} {lines:>8,} lines  parse {parse:5.2f} s ({parse_cpu:5.2f} CPU)  "
         f"lint {lint:6.2f} s ({lint_cpu:6.2f} CPU)  lint/parse CPU {lint_cpu / parse_cpu:4.1f}x  "
-        f"peak RSS {rss:4.0f} MiB (parse only {parse_rss:4.0f} MiB)  findings {found}"
+        f"peak RSS {rss[0]:4.0f} MiB (parse only {rss[1]:4.0f} MiB)  findings {found}"
     )
     return lint_cpu
 
@@ -172,25 +170,31 @@ def main() -> None:
     parser.add_argument("--lines", type=int, default=30_000)
     parser.add_argument("--files", type=int, default=800)
     args = parser.parse_args()
-    base_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"python {sys.version.split()[0]}; this process started at {base_rss:.0f} MiB RSS")
+    print(f"python {sys.version.split()[0]}")
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        times = []
+        inputs: list[tuple[str, Path]] = []
         for share in (4, 2, 1):
-            lines = args.lines // share
-            module = root / f"big_{lines}.py"
-            module.write_text(module_source(lines), encoding="utf-8")
-            count = module.read_text(encoding="utf-8").count("\n")
-            times.append(_row(f"one module (1/{share})", module, count))
+            module = root / f"big_{share}.py"
+            module.write_text(module_source(args.lines // share), encoding="utf-8")
+            inputs.append((f"one module (1/{share})", module))
+        tree = root / "tree"
+        write_tree(tree, args.files)
+        inputs.append((f"tree of {args.files} files", tree))
+        # Memory first, while this process is small: Linux reports a child's peak RSS as
+        # at least the parent's RSS when it forked (ru_maxrss survives exec).
+        peaks = [
+            (_peak_rss_mib(path, _LINT), _peak_rss_mib(path, _PARSE_ONLY)) for _, path in inputs
+        ]
+        times = []
+        for (label, path), rss in zip(inputs, peaks, strict=True):
+            files = [path] if path.is_file() else sorted(path.rglob("*.py"))
+            lines = sum(f.read_text(encoding="utf-8").count("\n") for f in files)
+            times.append(_row(label, path, lines, rss))
         print(
             f"CPU growth per doubling of the module: {times[1] / times[0]:.1f}, "
             f"{times[2] / times[1]:.1f} (2.0 = linear, 4.0 = quadratic)"
         )
-        tree = root / "tree"
-        write_tree(tree, args.files)
-        total = sum(f.read_text(encoding="utf-8").count("\n") for f in tree.rglob("*.py"))
-        _row(f"tree of {args.files} files", tree, total)
 
 
 if __name__ == "__main__":

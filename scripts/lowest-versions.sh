@@ -12,7 +12,8 @@
 # newest that fit. PostgreSQL and Redis tests use SAFE_POLLING_TEST_PG and
 # SAFE_POLLING_TEST_REDIS as the main suite does.
 #
-# The reference bot (examples/kie_bot, tests/kie_bot) is not part of this run:
+# The reference bot (examples/kie_bot; tests/kie_bot and tests/demo, which runs
+# it) is not part of this run:
 # its dependencies are its own requirements.txt, not the library's promises, and
 # its fake KIE server needs a newer aiohttp (web.RequestKey, 3.14) than the
 # library's testing extra does.
@@ -60,4 +61,4 @@ if wrong:
     raise SystemExit("not the lowest versions: " + ", ".join(wrong))
 print("Installed:", ", ".join(f"{p.split('==')[0]} {version(p.split('==')[0])}" for p in sys.argv[1:]))
 PY
-exec "$VENV/bin/python" -m pytest -p no:cacheprovider --ignore=tests/kie_bot "$@"
+exec "$VENV/bin/python" -m pytest -p no:cacheprovider --ignore=tests/kie_bot --ignore=tests/demo "$@"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import sys
 
 from kie_bot.app import build_application
+from kie_bot.catalog import CatalogError
 from kie_bot.config import ConfigError, load_settings
 from kie_bot.preflight import kie_check
 from safe_polling import run_polling
@@ -19,16 +20,15 @@ def main() -> None:
     """Run the bot until SIGINT/SIGTERM."""
     try:
         settings = load_settings()
-    except ConfigError as exc:
+        application = build_application(settings)  # loads and checks catalog.yaml
+    except (ConfigError, CatalogError) as exc:
         # One clear line instead of a traceback; exit 1 so Render shows a failed deploy.
         print(f"configuration error: {exc}", file=sys.stderr)
         raise SystemExit(1) from None
     # drop_updates=False: updates that arrive while no instance polls (a deploy handover,
     # a crash) include successful_payment messages; dropping one would lose a paid top-up.
     # Every handler here is idempotent, so processing a late update is safe.
-    run_polling(
-        build_application(settings), drop_updates=False, preflight_checks=[kie_check(settings)]
-    )
+    run_polling(application, drop_updates=False, preflight_checks=[kie_check(settings)])
 
 
 if __name__ == "__main__":

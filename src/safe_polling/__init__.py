@@ -12,6 +12,7 @@ from ._errors import PollingErrorCallback, logging_error_handler
 from ._health import HealthServer, health_port_from_env
 from ._metrics import metrics_registry
 from ._ordering import OrderedUpdateProcessor, PerChatUpdateProcessor, chat_key
+from ._persistence import DatabasePersistence
 from ._polling import safe_start_polling, safe_stop_polling
 from ._redaction import install_redaction, redact
 from ._run import run_polling
@@ -60,6 +61,7 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "CheckResult",
     "CheckStatus",
+    "DatabasePersistence",
     "HealthServer",
     "LoopWatchdog",
     "OrderedUpdateProcessor",

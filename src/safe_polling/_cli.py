@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import re
 import sys
@@ -45,6 +46,19 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
+def _seconds(text: str) -> float:
+    """A positive, finite number of seconds (``nan`` and ``inf`` would hang or crash a check)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0 < value < math.inf:
+        raise argparse.ArgumentTypeError(
+            f"must be a positive number of seconds, not {text[:40]!r}"
+        )
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the ``safe-polling`` argument parser."""
     common = _Parser(add_help=False)
@@ -56,7 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument(
         "--token", help=f"bot token (default ${TOKEN_ENV} or $BOT_TOKEN; prefer the env)"
     )
-    common.add_argument("--timeout", type=float, default=5.0, help="seconds per check")
+    common.add_argument("--timeout", type=_seconds, default=5.0, help="seconds per check")
     parser = _Parser(prog="safe-polling", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     pre = sub.add_parser("preflight", parents=[common], help="check everything the bot needs")

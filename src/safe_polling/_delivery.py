@@ -10,6 +10,14 @@ of order). A durable record of handled ``update_id`` values, shared by all
 instances through the database and written as soon as handlers finish, keeps
 those from being handled again. Updates below the confirmed offset never come
 back, so confirming them does not wait for their record.
+
+A leader that hands over (SIGTERM with a lease) gives up polling as soon as its last
+getUpdates has ended, while its handlers still run (a KIE generation takes 20 s and more).
+Telegram re-delivers those updates to the next leader, so the old one first *claims* them in
+the records (owner, term, expiry at its shutdown budget). The next leader holds a claimed
+update back, neither handling nor confirming it, until the owner records it as handled (then
+it is skipped) or the claim ends without a record (the owner died or ran out of time: then it
+is handled here).
 """
 
 from __future__ import annotations
@@ -18,8 +26,11 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
+import socket
 import time
-from collections.abc import Awaitable
+import uuid
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from telegram import Update
@@ -41,6 +52,28 @@ _MIGRATIONS = [
     "CREATE INDEX safe_polling_processed_updates_age"
     " ON safe_polling_processed_updates (processed_at)",
 ]
+# A component of their own: a version of this library from before the claims still opens a
+# database that has them (a deploy rolled back), instead of refusing a newer schema.
+_CLAIM_MIGRATIONS = [
+    "CREATE TABLE safe_polling_claimed_updates ("
+    " bot_id BIGINT NOT NULL,"
+    " update_id BIGINT NOT NULL,"
+    " owner TEXT NOT NULL,"
+    " term BIGINT NOT NULL,"
+    " expires_at BIGINT NOT NULL,"
+    " PRIMARY KEY (bot_id, update_id))",
+]
+# The state of re-delivered updates in one round trip: handled (1) by anyone, or claimed (0)
+# by another instance whose claim (expiry in ms) still runs.
+_STATE_SQL = (
+    "SELECT update_id, 1 AS done FROM safe_polling_processed_updates"
+    " WHERE bot_id = $1 AND update_id BETWEEN $2 AND $3 AND processed_at >= $4"
+    " UNION ALL SELECT update_id, 0 AS done FROM safe_polling_claimed_updates"
+    " WHERE bot_id = $1 AND update_id BETWEEN $2 AND $3 AND expires_at > $5 AND owner <> $6"
+)
+# How often a leader looks again at updates another instance claimed: the delay between
+# that instance's handler finishing (or dying) and this one confirming (or handling) it.
+_CLAIM_CHECK = 0.25
 # Telegram keeps unconfirmed updates for 24 hours; a record older than twice
 # that can never match a re-delivery.
 RETENTION_SECONDS = 48 * 3600
@@ -70,10 +103,13 @@ class ProcessedUpdates:
         self.store = store
         self.bot_id = bot_id
         self._marks_since_prune = 0
+        #: This process in the claims: host, pid and a random part (pids are reused).
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
     async def open(self) -> None:
         """Create or migrate the table; drop records past the retention."""
         await self.store.apply_migrations("safe_polling.delivery", _MIGRATIONS)
+        await self.store.apply_migrations("safe_polling.delivery_claims", _CLAIM_MIGRATIONS)
         await self.prune()
 
     async def handled_among(self, update_ids: list[int]) -> set[int]:
@@ -92,6 +128,49 @@ class ProcessedUpdates:
         )
         wanted = set(update_ids)
         return {int(row["update_id"]) for row in rows} & wanted
+
+    async def state_among(self, update_ids: list[int]) -> tuple[set[int], set[int]]:
+        """(handled by any instance, claimed by another live instance) among *update_ids*."""
+        if not update_ids:
+            return set(), set()
+        now = time.time()
+        rows = await self.store.fetch_all(
+            _STATE_SQL,
+            self.bot_id,
+            min(update_ids),
+            max(update_ids),
+            int(now) - RETENTION_SECONDS,
+            int(now * 1000),
+            self.owner,
+        )
+        wanted = set(update_ids)
+        handled = {int(r["update_id"]) for r in rows if int(r["done"])} & wanted
+        claimed = {int(r["update_id"]) for r in rows if not int(r["done"])} & wanted
+        return handled, claimed - handled
+
+    async def claim(self, update_ids: list[int], term: int, seconds: float) -> None:
+        """Claim *update_ids* (being handled here) for *seconds*, atomically."""
+        if not update_ids:
+            return
+        expires = int((time.time() + seconds) * 1000)
+        await self.store.execute(
+            _claim_sql(len(update_ids)),
+            self.bot_id,
+            self.owner,
+            term,
+            expires,
+            *update_ids,
+        )
+
+    async def release_claims(self) -> None:
+        """Drop this process's claims (and any expired one): what is not recorded is free."""
+        await self.store.execute(
+            "DELETE FROM safe_polling_claimed_updates"
+            " WHERE bot_id = $1 AND (owner = $2 OR expires_at < $3)",
+            self.bot_id,
+            self.owner,
+            int(time.time() * 1000),
+        )
 
     async def mark(self, update_ids: list[int]) -> None:
         """Record *update_ids* as handled, atomically."""
@@ -123,6 +202,17 @@ class ProcessedUpdates:
         )
 
 
+def _claim_sql(rows: int) -> str:
+    """Upsert of *rows* claims: ``$1`` bot id, ``$2`` owner, ``$3`` term, ``$4`` expiry."""
+    values = ", ".join(f"($1, ${n + 5}, $2, $3, $4)" for n in range(rows))
+    head = "INSERT INTO safe_polling_claimed_updates (bot_id, update_id, owner, term, expires_at)"
+    tail = (
+        " ON CONFLICT (bot_id, update_id) DO UPDATE SET owner = excluded.owner,"
+        " term = excluded.term, expires_at = excluded.expires_at"
+    )
+    return f"{head} VALUES {values}{tail}"  # only placeholders are interpolated
+
+
 def _insert_sql(rows: int) -> str:
     """``INSERT`` of *rows* records: ``$1`` bot id, ``$2`` time, ``$3``... update ids."""
     values = ", ".join(f"($1, ${n + 3}, $2)" for n in range(rows))
@@ -138,9 +228,14 @@ class DeliveryTracker:
     handler) and *recorded* (written to :class:`ProcessedUpdates`, forgotten here).
     """
 
-    def __init__(self, processed: ProcessedUpdates) -> None:
+    def __init__(self, processed: ProcessedUpdates, term: int = 0) -> None:
         self.processed = processed
+        self.term = term  # this leadership term, for the claims
+        #: Hands an update back to the application (set by :func:`install_tracking`).
+        self.requeue: Callable[[dict[str, Any]], None] | None = None
         self._outstanding: dict[int, bool] = {}  # update_id -> handled?
+        self._held: dict[int, dict[str, Any]] = {}  # claimed by another instance
+        self._claim_watch: asyncio.Task[None] | None = None
         self._highest_seen = -1
         self._changed = asyncio.Event()  # wakes the recorder
         self._progress = asyncio.Event()  # wakes a poll waiting on in-flight updates
@@ -190,7 +285,7 @@ class DeliveryTracker:
             if updates and self._outstanding:
                 await self._wait_for_progress()
             return []
-        handled = await self.processed.handled_among([_update_id(u) for u in fresh])
+        handled, claimed = await self.processed.state_among([_update_id(u) for u in fresh])
         # Only now, with no await left before they are outstanding: a poll cancelled
         # (Updater.stop cancels the one in flight) or failed during the query above must
         # leave these updates unseen, or the next offset would confirm them unhandled.
@@ -202,7 +297,40 @@ class DeliveryTracker:
         new = [u for u in fresh if _update_id(u) not in handled]
         for update in new:
             self._outstanding[_update_id(update)] = False
+        if claimed and self.requeue is not None:
+            self._hold([u for u in new if _update_id(u) in claimed])
+            new = [u for u in new if _update_id(u) not in claimed]
         return new
+
+    def _hold(self, updates: list[dict[str, Any]]) -> None:
+        """Keep back updates another instance claimed (still outstanding: not confirmed)."""
+        logger.info(
+            "⏳ %d update(s) still being handled by the previous leader; waiting for them",
+            len(updates),
+        )
+        for update in updates:
+            self._held[_update_id(update)] = update
+        if self._claim_watch is None or self._claim_watch.done():
+            self._claim_watch = asyncio.create_task(self._watch_claims())
+
+    async def _watch_claims(self) -> None:
+        """Skip held updates once recorded as handled; handle them here once unclaimed."""
+        while self._held:
+            await asyncio.sleep(_CLAIM_CHECK)
+            try:
+                handled, claimed = await self.processed.state_among(list(self._held))
+            except Exception as exc:  # the database may be back at the next check
+                logger.warning("⚠️ Could not check the previous leader's updates: %s", exc)
+                continue
+            for uid in [u for u in self._held if u in handled or u not in claimed]:
+                update = self._held.pop(uid)
+                if uid in handled:
+                    self.skipped_duplicates += 1
+                    self.handled(uid)  # recorded by its claimant: confirmable now
+                    logger.info("↩️ Skipped 1 re-delivered update(s) already handled")
+                elif self.requeue is not None:
+                    logger.info("↪️ Update %d was left unhandled by its claimant; handling it", uid)
+                    self.requeue(update)
 
     def handled(self, update_id: int) -> None:
         """Called when PTB has finished with *update_id*."""
@@ -236,8 +364,23 @@ class DeliveryTracker:
                 self._changed.set()
                 await asyncio.sleep(1.0)
 
+    async def claim_unrecorded(self, seconds: float) -> int:
+        """Claim for *seconds* the updates taken here and not recorded yet; how many.
+
+        Those still in flight, and those handled but not yet written by the recorder: the
+        next leader gets both again (the offset stops at the oldest one in flight).
+        """
+        mine = [uid for uid in self._outstanding if uid not in self._held]
+        await self.processed.claim(mine, self.term, seconds)
+        return len(mine)
+
     async def aclose(self) -> None:
-        """Stop the background recorder (recording what is handled first)."""
+        """Stop the background tasks (recording what is handled first)."""
+        if self._claim_watch is not None:
+            self._claim_watch.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._claim_watch
+            self._claim_watch = None
         if self._recorder is not None:
             self._recorder.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -308,6 +451,11 @@ def install_tracking(application: Any, tracker: DeliveryTracker) -> None:
     """Route the application's updates through a :class:`TrackingUpdateProcessor`."""
     remove_tracking(application)
     application._update_processor = TrackingUpdateProcessor(application._update_processor, tracker)
+
+    def requeue(data: dict[str, Any]) -> None:
+        application.update_queue.put_nowait(Update.de_json(data, application.bot))
+
+    tracker.requeue = requeue
 
 
 def remove_tracking(application: Any) -> None:

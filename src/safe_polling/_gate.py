@@ -60,21 +60,11 @@ class Fence(Protocol):
         """Return if the lease is surely held, raise if not."""
 
 
-class GetUpdatesGate(BaseRequest):
-    """Delegates to *inner*, but only after *fence* (if any) confirms the lease."""
+class _Delegating(BaseRequest):
+    """A request object that passes everything to *inner*; gates override ``do_request``."""
 
-    def __init__(
-        self,
-        inner: BaseRequest,
-        fence: Fence | None,
-        status: PollingStatus | None,
-        delivery: DeliveryTracker | None,
-    ) -> None:
+    def __init__(self, inner: BaseRequest) -> None:
         self.inner = inner
-        self._fence = fence
-        self._status = status
-        self._delivery = delivery
-        self.closed = False
 
     @property
     def read_timeout(self) -> float | None:
@@ -85,6 +75,43 @@ class GetUpdatesGate(BaseRequest):
 
     async def shutdown(self) -> None:
         await self.inner.shutdown()
+
+    async def do_request(
+        self,
+        url: str,
+        method: str,
+        request_data: RequestData | None = None,
+        read_timeout: Any = BaseRequest.DEFAULT_NONE,
+        write_timeout: Any = BaseRequest.DEFAULT_NONE,
+        connect_timeout: Any = BaseRequest.DEFAULT_NONE,
+        pool_timeout: Any = BaseRequest.DEFAULT_NONE,
+    ) -> tuple[int, bytes]:
+        return await self.inner.do_request(
+            url,
+            method,
+            request_data,
+            read_timeout=read_timeout,
+            write_timeout=write_timeout,
+            connect_timeout=connect_timeout,
+            pool_timeout=pool_timeout,
+        )
+
+
+class GetUpdatesGate(_Delegating):
+    """Delegates to *inner*, but only after *fence* (if any) confirms the lease."""
+
+    def __init__(
+        self,
+        inner: BaseRequest,
+        fence: Fence | None,
+        status: PollingStatus | None,
+        delivery: DeliveryTracker | None,
+    ) -> None:
+        super().__init__(inner)
+        self._fence = fence
+        self._status = status
+        self._delivery = delivery
+        self.closed = False
 
     async def do_request(
         self,
@@ -110,7 +137,7 @@ class GetUpdatesGate(BaseRequest):
             await self._delivery.wait_for_room()
             request_data = _with_offset(request_data, self._delivery)
         code, payload = await get_updates_call(
-            self.inner.do_request(
+            super().do_request(
                 url,
                 method,
                 request_data,
@@ -141,22 +168,12 @@ class GetUpdatesGate(BaseRequest):
             logger.warning("⚠️ deleteWebhook failed (non-fatal): %s: %s", type(exc).__name__, exc)
 
 
-class BootstrapSkip(BaseRequest):
+class BootstrapSkip(_Delegating):
     """Answers the next deleteWebhook itself (no webhook is set), then passes all through."""
 
     def __init__(self, inner: BaseRequest) -> None:
-        self.inner = inner
+        super().__init__(inner)
         self.armed = True
-
-    @property
-    def read_timeout(self) -> float | None:
-        return self.inner.read_timeout
-
-    async def initialize(self) -> None:
-        await self.inner.initialize()
-
-    async def shutdown(self) -> None:
-        await self.inner.shutdown()
 
     async def do_request(
         self,
@@ -171,7 +188,7 @@ class BootstrapSkip(BaseRequest):
         if self.armed and url.endswith("/deleteWebhook"):
             self.armed = False
             return 200, _DELETED
-        return await self.inner.do_request(
+        return await super().do_request(
             url,
             method,
             request_data,

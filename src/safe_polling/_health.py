@@ -21,6 +21,7 @@ from types import TracebackType
 from typing import Any
 
 from ._metrics import INSTALL_HINT, render_metrics
+from ._redaction import redact
 from ._status import PollingStatus
 
 __all__ = ["HealthServer", "health_port_from_env"]
@@ -34,7 +35,10 @@ _MAX_LINE = 8192  # longer request or header lines get a 400
 _MAX_HEADERS = 100
 _MAX_BODY = 65536  # a small body is read and dropped so the client sees our answer
 _LINGER = 1.0  # seconds to drain a client's leftover input before closing
-_MAX_CLIENTS = 64  # beyond this, new connections are closed at once
+# Beyond this many connections, the oldest one that has not sent its request yet is
+# dropped for the newcomer (a real checker sends at once; 64 idle sockets used to lock
+# the port out); only when all are busy answering is the newcomer closed at once.
+_MAX_CLIENTS = 64
 _REASONS = {
     200: "OK",
     400: "Bad Request",
@@ -116,8 +120,10 @@ class HealthServer:
         self.read_timeout = read_timeout
         self._requested_port = port
         self._server: asyncio.Server | None = None
-        # Open connections and the tasks serving them, to close them on stop.
+        # Open connections and the tasks serving them, to close them on stop; those
+        # still waiting for their request, oldest first, to make room when full.
         self._clients: dict[asyncio.StreamWriter, asyncio.Task[Any]] = {}
+        self._waiting: dict[asyncio.StreamWriter, asyncio.Task[Any]] = {}
 
     @property
     def port(self) -> int:
@@ -179,7 +185,7 @@ class HealthServer:
         if status.role == "leader" and status.leader_since is not None:
             leader_for = now - status.leader_since
         verdict = _verdict(status.role, age, leader_for, self.stale_after)
-        body = {
+        body: dict[str, Any] = {
             "status": verdict,
             "role": status.role,
             "last_get_updates_age_s": _round(age),
@@ -187,17 +193,21 @@ class HealthServer:
             "uptime_s": _round(now - status.started_at),
             "version": status.version,
         }
+        if status.queue is not None:  # scale-out: backlog, partitions owned, handled here
+            body["queue"] = dict(status.queue)
         return (200 if verdict == "ok" else 503), body
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        if len(self._clients) >= _MAX_CLIENTS:
+        if len(self._clients) >= _MAX_CLIENTS and not self._drop_oldest_waiting():
             writer.close()
             return
         task = asyncio.current_task()
         assert task is not None
         self._clients[writer] = task
+        self._waiting[writer] = task
         try:
             code, body, headers = await self._answer(reader)
+            self._waiting.pop(writer, None)
             await self._write(writer, code, body, headers)
             await _linger(reader, writer)
         except (OSError, TimeoutError, asyncio.IncompleteReadError):
@@ -206,7 +216,18 @@ class HealthServer:
             logger.debug("Health endpoint: unexpected error", exc_info=True)
         finally:
             self._clients.pop(writer, None)
+            self._waiting.pop(writer, None)
             writer.close()
+
+    def _drop_oldest_waiting(self) -> bool:
+        """Close the oldest connection still waiting for its request; False if none is."""
+        for writer, task in self._waiting.items():
+            del self._waiting[writer]
+            self._clients.pop(writer, None)
+            writer.close()
+            task.cancel()
+            return True
+        return False
 
     async def _answer(self, reader: asyncio.StreamReader) -> tuple[int, bytes, dict[str, str]]:
         try:
@@ -363,10 +384,11 @@ def health_port_from_env(env: Mapping[str, str] = os.environ) -> int | None:
 
 
 def _parse_port(raw: str, name: str) -> int:
-    if not raw.isdigit() or not 1 <= int(raw) <= 65535:
+    # isascii: "²".isdigit() is true, but int("²") raises.
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 5) or not 1 <= int(raw) <= 65535:
         raise ValueError(
             f"{name} must be a port number from 1 to 65535"
             + (" (or PORT/1/true to use $PORT)" if name == _ENV_VAR else "")
-            + f"; got {raw[:40]!r}"
+            + f"; got {redact(raw)[:40]!r}"  # a URL pasted here may hold a password
         )
     return int(raw)

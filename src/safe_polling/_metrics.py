@@ -35,15 +35,19 @@ from telegram.ext import BaseUpdateProcessor
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
 
+    from .queue import QueueStats
+
 __all__ = [
     "INSTALL_HINT",
     "MeteredUpdateProcessor",
     "get_updates_call",
     "handler_failed",
     "install_metering",
+    "load_metrics",
     "loop_block_ended",
     "loop_block_seen",
     "metrics_registry",
+    "queue_stats",
     "remove_metering",
     "render_metrics",
     "role_changed",
@@ -160,10 +164,29 @@ class _Metrics:
             "Updates fetched but not yet recorded as handled (at-least-once delivery).",
             registry=reg,
         )
+        self.queue_backlog = Gauge(
+            "safe_polling_queue_backlog",
+            "Scale-out queue: updates appended and not yet acknowledged, all partitions.",
+            registry=reg,
+        )
+        self.queue_oldest = Gauge(
+            "safe_polling_queue_oldest_unhandled_age_seconds",
+            "Scale-out queue: age of the oldest unacknowledged update (0: none).",
+            registry=reg,
+        )
+        self.queue_owned = Gauge(
+            "safe_polling_queue_partitions_owned",
+            "Scale-out queue: partitions this worker owns now.",
+            registry=reg,
+        )
+        self.queue_dead = Gauge(
+            "safe_polling_queue_dead_letters",
+            "Scale-out queue: updates in the dead-letter stream (all workers).",
+            registry=reg,
+        )
         self.backlog_source: Callable[[], int] | None = None
         self.backlog.set_function(self._backlog)
-        self.current_role = "starting"
-        self.role_since = time.monotonic()
+        self.role_since = time.monotonic()  # when the current role began
 
     def _backlog(self) -> float:
         source = self.backlog_source
@@ -185,6 +208,16 @@ def _active() -> _Metrics | None:
                     _metrics = _Metrics()
                 _looked = True
     return _metrics
+
+
+def load_metrics() -> None:
+    """Import prometheus_client and create the metrics now, if the extra is installed.
+
+    :func:`safe_polling.run_polling` calls it before its event loop starts: the import
+    takes 0.1-0.7 s on a loaded machine, which on the loop would be a block the watchdog
+    reports (and a bot that answers nothing meanwhile).
+    """
+    _active()
 
 
 def metrics_registry() -> CollectorRegistry:
@@ -244,7 +277,7 @@ def role_changed(old: str, new: str) -> None:
             metrics.lease_wait.observe(now - metrics.role_since)
     elif old == "leader" and new == "standby":
         metrics.lease_lost.inc()
-    metrics.current_role, metrics.role_since = new, now
+    metrics.role_since = now
 
 
 async def get_updates_call(request: Awaitable[tuple[int, bytes]]) -> tuple[int, bytes]:
@@ -303,6 +336,16 @@ def watch_delivery_backlog(source: Callable[[], int]) -> None:
         metrics.backlog_source = source
 
 
+def queue_stats(stats: QueueStats) -> None:
+    """Record the scale-out queue's figures (read every few seconds by the worker)."""
+    metrics = _active()
+    if metrics is not None:
+        metrics.queue_backlog.set(stats.backlog)
+        metrics.queue_oldest.set(stats.oldest_age)
+        metrics.queue_owned.set(stats.partitions_owned)
+        metrics.queue_dead.set(stats.dead_letters)
+
+
 def _update_type(update: object) -> str:
     """The Bot API type of *update* (``message``, ``callback_query``...), a bounded label."""
     if not isinstance(update, Update):
@@ -321,6 +364,10 @@ class MeteredUpdateProcessor(BaseUpdateProcessor):
         super().__init__(inner.max_concurrent_updates)
         self.inner = inner
         self._metrics = metrics
+        # The (duration, count) children per update type: .labels() takes a lock and
+        # builds a key each time, two thirds of the per-update cost when not cached
+        # (benchmarks/metrics_bench.py).
+        self._children: dict[str, tuple[Any, Any]] = {}
 
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
         started = time.monotonic()
@@ -328,8 +375,13 @@ class MeteredUpdateProcessor(BaseUpdateProcessor):
             await self.inner.do_process_update(update, coroutine)
         finally:
             kind = _update_type(update)
-            self._metrics.update_seconds.labels(kind).observe(time.monotonic() - started)
-            self._metrics.handled.labels(kind).inc()
+            children = self._children.get(kind)
+            if children is None:
+                metrics = self._metrics
+                children = metrics.update_seconds.labels(kind), metrics.handled.labels(kind)
+                self._children[kind] = children
+            children[0].observe(time.monotonic() - started)
+            children[1].inc()
 
     async def initialize(self) -> None:
         await self.inner.initialize()

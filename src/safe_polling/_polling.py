@@ -191,6 +191,8 @@ def _webhook_work(drop_updates: bool, webhook: dict[str, Any] | None) -> str | N
     """Why deleteWebhook has nothing to do, or None when it must be called."""
     if webhook is None or webhook.get("url"):
         return None
+    # Dropping is for updates that waited while the bot was down; one that arrives after
+    # the check is as new as the start itself, and is kept.
     pending = int(webhook.get("pending_update_count") or 0)
     if drop_updates and pending:
         return None
@@ -204,9 +206,9 @@ async def _delete_webhook(
     line = "🗑️ Deleting webhook" + (" and dropping pending updates" if drop_updates else "")
     idle = _webhook_work(drop_updates, webhook)
     if idle is not None:
-        # The preflight has just asked Telegram: keep the line operators watch for, say why no
-        # call follows.
-        logger.info("%s... (%s, seen by the preflight)", line, idle)
+        # The preflight (or the warm-up before the lease) asked Telegram: keep the line
+        # operators watch for, and say why no call follows.
+        logger.info("%s... (%s, seen before the start)", line, idle)
         return True
     logger.info("%s...", line)
     try:
@@ -237,7 +239,13 @@ async def _stop(
     *,
     call_post_stop: bool,
     delivery: DeliveryTracker | None = None,
+    confirm: bool = True,
 ) -> None:
+    """Stop in PTB's order; *confirm*: end with a getUpdates confirming what the drain handled.
+
+    Not after the lease went to the next leader: a getUpdates from here would end its poll
+    with a 409. It gets those updates again and skips them (they are recorded).
+    """
     try:
         if application.updater is not None and application.updater.running:
             await application.updater.stop()  # stop fetching
@@ -245,7 +253,8 @@ async def _stop(
             await application.stop()  # finish the updates in flight
             if delivery is not None:
                 await _record_on_stop(delivery)
-                await _confirm_handled(application, delivery)
+                if confirm:
+                    await _confirm_handled(application, delivery)
             if call_post_stop and application.post_stop:
                 await application.post_stop(application)
     finally:

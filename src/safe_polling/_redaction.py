@@ -59,17 +59,21 @@ def _char(chars: str) -> str:
 
 _DIGIT = _char("0123456789")
 _COLON = _char(":")
-_AT = _char("@")
 _TOKEN_CHAR = _char("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
 # A bot token anywhere: the bot id, ':' and a URL-safe secret, each character
 # literal or encoded. The look-behind lets "bot123:ABC..." in a URL match.
 _TOKEN_RE = re.compile(rf"(?<![0-9])({_DIGIT}{{3,20}}){_COLON}{_TOKEN_CHAR}{{20,}}")
+# The same for text without any '%' (most log lines): no encoded form can be there.
+# Patterns that start with a literal (':', '://', '%') let the regex engine jump
+# between its occurrences instead of trying every position: several times cheaper
+# per log line (benchmarks/redaction_bench.py). The bot id before ':' is kept.
+_LITERAL_TOKEN_RE = re.compile(r":(?<=[0-9]{3}:)[A-Za-z0-9_-]{20,}")
 # The password part of a URL's userinfo: scheme://user:password@host. The
 # password may hold %XX escapes; it ends at the first literal '@'.
-_URL_PASSWORD_RE = re.compile(r"([a-zA-Z][a-zA-Z0-9+.-]*://[^:/@\s]*):([^@/\s]+)@")
+_URL_PASSWORD_RE = re.compile(r"(://[^:/@\s]*):([^@/\s]+)@")
 # The same URL nested in another URL, percent-encoded: scheme%3A%2F%2Fuser%3Apw%40.
 _ENCODED_URL_PASSWORD_RE = re.compile(
-    r"([a-zA-Z][a-zA-Z0-9+.-]*%(?:25)?3[aA]%(?:25)?2[fF]%(?:25)?2[fF]"
+    r"(%(?:25)?3[aA]%(?:25)?2[fF]%(?:25)?2[fF]"
     r"(?:[^%:/@\s&]|%(?!3[aA]|40)[0-9a-fA-F]{2})*)"
     r"(:|%3[aA])((?:[^%/@\s&]|%(?!40)[0-9a-fA-F]{2})+)(?:@|%40)"
 )
@@ -78,14 +82,18 @@ _DSN_PASSWORD_RE = re.compile(r"(\bpassword\s*=\s*)('[^']*'|[^\s'&]+)", re.IGNOR
 
 _lock = threading.Lock()
 _secrets: set[str] = set()
+# Every registered secret in every form, and (for text without '%') literally.
 _secrets_re: re.Pattern[str] | None = None
+_literal_secrets_re: re.Pattern[str] | None = None
+_literal_secrets: tuple[str, ...] = ()  # replaced whole, so readers need no lock
 
 
 def _secret_pattern(secret: str) -> str:
     """A pattern for *secret* with each character literal or percent-encoded."""
     parts = []
     for c in secret:
-        encoded = "|".join(_hex_byte(b) for b in c.encode("utf-8", "surrogatepass"))
+        # All the bytes of the character's UTF-8 form, in a row.
+        encoded = "".join(_hex_byte(b) for b in c.encode("utf-8", "surrogatepass"))
         parts.append(f"(?:{re.escape(c)}|{encoded})")
     return "".join(parts)
 
@@ -96,14 +104,24 @@ def _forms(secret: str) -> set[str]:
     if _TOKEN_RE.fullmatch(secret):
         # Mask the part after the colon, wherever it travels; the bot id is public.
         forms = {secret.split(":", 1)[1]}
-    elif "://" in secret:
+    elif is_url(secret):
         try:
             password = urlsplit(secret).password
         except ValueError:  # a malformed URL: mask it whole
             password = secret
         # Keep host and database readable; mask the password as written and decoded.
         forms = {password, unquote(password)} if password else set()
-    return {f for f in forms if len(f) >= MIN_SECRET_LENGTH}
+    # Whitespace alone would mask every run of blanks.
+    return {f for f in forms if len(f) >= MIN_SECRET_LENGTH and f.strip()}
+
+
+def is_url(value: str) -> bool:
+    """Whether *value* is a URL (scheme and host), whose secret is its password alone."""
+    try:
+        parts = urlsplit(value)
+    except ValueError:
+        return "://" in value  # malformed, but meant as a URL: masked whole by the caller
+    return "://" in value and bool(parts.scheme and parts.netloc)
 
 
 def _mask_token(match: re.Match[str]) -> str:
@@ -113,7 +131,7 @@ def _mask_token(match: re.Match[str]) -> str:
 
 def _register(*secrets: str | None) -> None:
     """Add the secret forms of *secrets* to the masked set (no hook is installed)."""
-    global _secrets_re
+    global _secrets_re, _literal_secrets_re, _literal_secrets
     new: set[str] = set()
     for secret in secrets:
         if isinstance(secret, str):
@@ -122,9 +140,11 @@ def _register(*secrets: str | None) -> None:
         if new <= _secrets:
             return
         _secrets.update(new)
-        # Longest first, so a token wins over its own secret part.
+        # Longest first: a secret that contains another one is masked whole.
         ordered = sorted(_secrets, key=len, reverse=True)
         _secrets_re = re.compile("|".join(_secret_pattern(s) for s in ordered))
+        _literal_secrets_re = re.compile("|".join(re.escape(s) for s in ordered))
+        _literal_secrets = tuple(ordered)
 
 
 def _register_env(env: Mapping[str, str] | None = None) -> None:
@@ -159,13 +179,23 @@ def redact(text: str) -> str:
     """
     if not isinstance(text, str):
         text = str(text)
-    secrets_re = _secrets_re
-    if secrets_re is not None:
-        text = secrets_re.sub(_MASK, text)
-    text = _TOKEN_RE.sub(_mask_token, text)
-    text = _URL_PASSWORD_RE.sub(rf"\1:{_MASK}@", text)
-    text = _ENCODED_URL_PASSWORD_RE.sub(rf"\1\2{_MASK}@", text)
-    return _DSN_PASSWORD_RE.sub(rf"\1{_MASK}", text)
+    # Without a '%' no encoded form can be present: the literal patterns suffice.
+    encoded = "%" in text
+    if encoded and _secrets_re is not None:
+        text = _secrets_re.sub(_MASK, text)
+    elif _literal_secrets_re is not None and any(s in text for s in _literal_secrets):
+        text = _literal_secrets_re.sub(_MASK, text)
+    if encoded:
+        text = _TOKEN_RE.sub(_mask_token, text)
+    elif ":" in text:
+        text = _LITERAL_TOKEN_RE.sub(f":{_MASK}", text)
+    if "://" in text:
+        text = _URL_PASSWORD_RE.sub(rf"\1:{_MASK}@", text)
+    if encoded:
+        text = _ENCODED_URL_PASSWORD_RE.sub(rf"\1\2{_MASK}@", text)
+    if "=" in text and "assword" in text.lower():
+        text = _DSN_PASSWORD_RE.sub(rf"\1{_MASK}", text)
+    return text
 
 
 def install_redaction(*secrets: str | None) -> None:

@@ -11,9 +11,16 @@ import dataclasses
 import difflib
 import os
 import re
-from collections.abc import Iterable, Iterator
-from pathlib import Path
+from collections.abc import Collection, Hashable, Iterable, Iterator
 from typing import Any, Literal
+
+from ._render_yaml import (
+    BlueprintUnreadable,
+    LineMap,
+    RenderYamlUnavailable,
+    load_blueprint,
+    read_blueprint,
+)
 
 __all__ = ["RenderFinding", "RenderYamlUnavailable", "check_render_yaml"]
 
@@ -48,15 +55,6 @@ _TRIGGERS = {"commit", "checksPass", "off"}
 _NO_FREE = {"worker", "pserv", "cron"}
 _BOT_TYPES = {"web", "worker", "pserv"}
 _BINDS_PORT = re.compile(r"\$\{?PORT\b|--health-port|SAFE_POLLING_HEALTH_PORT")
-
-
-class RenderYamlUnavailable(ImportError):
-    """PyYAML is not installed; ``hint`` says how to get it.
-
-    .. versionadded:: 0.1.0
-    """
-
-    hint = "pip install 'safe-polling[render]'"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -98,6 +96,10 @@ def check_render_yaml(
 ) -> list[RenderFinding]:
     """Validate a Render Blueprint for a polling bot.
 
+    A file that cannot be read, is not UTF-8, is not valid YAML or is beyond the
+    bounds (1 MB, 100,000 nodes once aliases are expanded, 64 levels deep) gives one
+    error finding instead of an exception, as does a value of an unexpected type.
+
     Args:
         source: A path (:class:`os.PathLike`, or a :obj:`str` without a newline) or the
             YAML text itself (a :obj:`str` with at least one newline).
@@ -118,62 +120,15 @@ def check_render_yaml(
 
     .. versionadded:: 0.1.0
     """
-    yaml = _import_yaml()
-    if isinstance(source, str) and "\n" in source:
-        text = source
-    else:
-        try:
-            text = Path(source).read_text(encoding="utf-8")
-        except OSError as exc:
-            return [RenderFinding("error", f"cannot read {os.fspath(source)}: {exc.strerror}")]
     try:
-        data = yaml.load(text, Loader=_line_loader(yaml))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        problem = getattr(exc, "problem", None) or str(exc)
-        at = f" at line {line}" if line else ""
-        return [RenderFinding("error", f"YAML syntax error{at}: {problem}", line=line)]
+        data = load_blueprint(read_blueprint(source))
+    except BlueprintUnreadable as exc:
+        return [RenderFinding("error", str(exc), line=exc.line)]
     return list(_Checker(data, (*TOKEN_VARS[:1], *require_env)).run())
 
 
-def _import_yaml() -> Any:
-    try:
-        import yaml
-    except ImportError:
-        raise RenderYamlUnavailable(
-            "PyYAML is needed to check render.yaml: pip install 'safe-polling[render]'"
-        ) from None
-    return yaml
-
-
-class _Map(dict[Any, Any]):
-    """A mapping that remembers the line of each of its keys."""
-
-    line: int = 0
-    key_lines: dict[str, int]
-
-
-def _line_loader(yaml: Any) -> Any:
-    # libyaml's parser when PyYAML has it (about 10x faster); both keep node line marks.
-    base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-    class Loader(base):  # type: ignore[misc,valid-type]
-        pass
-
-    def construct(loader: Any, node: Any) -> _Map:
-        loader.flatten_mapping(node)
-        mapping = _Map(loader.construct_mapping(node, deep=True))
-        mapping.line = node.start_mark.line + 1
-        mapping.key_lines = {str(k.value): k.start_mark.line + 1 for k, _ in node.value}
-        return mapping
-
-    Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, construct)
-    return Loader
-
-
 def _line(mapping: Any, key: str | None = None) -> int | None:
-    if not isinstance(mapping, _Map):
+    if not isinstance(mapping, LineMap):
         return None
     return mapping.key_lines.get(key, mapping.line) if key else mapping.line
 
@@ -208,7 +163,7 @@ class _Checker:
         for group in groups:
             if isinstance(group, dict) and group.get("name"):
                 keys = {
-                    str(v.get("key")) for v in group.get("envVars") or [] if isinstance(v, dict)
+                    str(v.get("key")) for v in _items(group.get("envVars")) if isinstance(v, dict)
                 }
                 self.groups[str(group["name"])] = keys
         if not services:
@@ -228,9 +183,9 @@ class _Checker:
     def _collect(self) -> tuple[list[Any], list[Any], list[Any]]:
         # Services may sit at the top level or inside projects[].environments[].
         scopes = [self.data]
-        for project in self.data.get("projects") or []:
+        for project in _items(self.data.get("projects")):
             if isinstance(project, dict):
-                scopes += [e for e in project.get("environments") or [] if isinstance(e, dict)]
+                scopes += [e for e in _items(project.get("environments")) if isinstance(e, dict)]
         lists: dict[str, list[Any]] = {"services": [], "databases": [], "envVarGroups": []}
         for scope in scopes:
             for key, items in lists.items():
@@ -273,13 +228,13 @@ class _Checker:
                     svc, key, "error", name, f"unknown key '{key}'{_suggest(key, _SERVICE_KEYS)}"
                 )
         kind = svc.get("type")
-        if kind not in _TYPES:
+        if not _member(kind, _TYPES):
             yield self._at(
                 svc,
                 "type",
                 "error",
                 name,
-                f"type: '{kind}' is not one of {', '.join(sorted(_TYPES - {'redis'}))}",
+                f"type: '{_shown(kind)}' is not one of {', '.join(sorted(_TYPES - {'redis'}))}",
             )
         elif kind == "redis":
             yield self._at(svc, "type", "warning", name, "type: redis is deprecated: use keyvalue")
@@ -301,13 +256,13 @@ class _Checker:
         key = "runtime" if "runtime" in svc else "env"
         if svc.get("type") in ("keyvalue", "redis"):
             return
-        if runtime is not None and runtime not in _RUNTIMES:
+        if runtime is not None and not _member(runtime, _RUNTIMES):
             yield self._at(
                 svc,
                 key,
                 "error",
                 name,
-                f"{key}: '{runtime}' is not one of {', '.join(sorted(_RUNTIMES))}",
+                f"{key}: '{_shown(runtime)}' is not one of {', '.join(sorted(_RUNTIMES))}",
             )
         if runtime is None and "image" not in svc:
             yield self._at(
@@ -349,7 +304,8 @@ class _Checker:
                 "plan",
                 "error",
                 name,
-                f"plan: '{plan}' is not a Render instance type{_suggest(str(plan), _PLANS)}",
+                f"plan: '{_shown(plan)}' is not a Render instance type"
+                + _suggest(_shown(plan), _PLANS),
             )
         elif plan == "free" and kind in _NO_FREE:
             yield self._at(
@@ -369,13 +325,13 @@ class _Checker:
             )
         trigger = svc.get("autoDeployTrigger")
         # YAML 1.1 reads an unquoted `off` as false: accept it as 'off'.
-        if "autoDeployTrigger" in svc and trigger is not False and trigger not in _TRIGGERS:
+        if "autoDeployTrigger" in svc and trigger is not False and not _member(trigger, _TRIGGERS):
             yield self._at(
                 svc,
                 "autoDeployTrigger",
                 "error",
                 name,
-                f"autoDeployTrigger: '{trigger}' is not one of commit, checksPass, off",
+                f"autoDeployTrigger: '{_shown(trigger)}' is not one of commit, checksPass, off",
             )
         if "healthCheckPath" in svc and kind != "web":
             yield self._at(
@@ -394,7 +350,7 @@ class _Checker:
                 "maxShutdownDelaySeconds",
                 "error",
                 name,
-                f"maxShutdownDelaySeconds: {delay!r} must be a whole number 1..300",
+                f"maxShutdownDelaySeconds: {_shown(delay)} must be a whole number 1..300",
             )
 
     def _check_env_vars(self, svc: dict[Any, Any], name: str) -> Iterator[RenderFinding]:
@@ -423,7 +379,7 @@ class _Checker:
                         "fromGroup",
                         "warning",
                         name,
-                        f"envVars: group '{item['fromGroup']}' is not declared here;"
+                        f"envVars: group '{_shown(item['fromGroup'])}' is not declared here;"
                         " its variables cannot be checked",
                     )
                 continue
@@ -439,27 +395,27 @@ class _Checker:
         ref = item.get("fromDatabase")
         if ref is None:
             return
-        if not isinstance(ref, dict) or ref.get("name") not in self.databases:
+        if not isinstance(ref, dict) or not _member(ref.get("name"), self.databases):
             target = ref.get("name") if isinstance(ref, dict) else ref
             yield self._at(
                 item,
                 "fromDatabase",
                 "error",
                 name,
-                f"envVars: {var} fromDatabase '{target}' is not declared under databases:",
+                f"envVars: {var} fromDatabase '{_shown(target)}' is not declared under databases:",
             )
-        elif ref.get("property") not in _DB_PROPERTIES:
+        elif not _member(ref.get("property"), _DB_PROPERTIES):
             yield self._at(
                 ref,
                 "property",
                 "error",
                 name,
-                f"envVars: {var} fromDatabase property '{ref.get('property')}' is not"
+                f"envVars: {var} fromDatabase property '{_shown(ref.get('property'))}' is not"
                 f" one of {', '.join(sorted(_DB_PROPERTIES))}",
             )
 
     def _check_bot_services(self, services: list[dict[Any, Any]]) -> Iterator[RenderFinding]:
-        bots = [s for s in services if s.get("type") in _BOT_TYPES and _looks_like_bot(s)]
+        bots = [s for s in services if _member(s.get("type"), _BOT_TYPES) and _looks_like_bot(s)]
         bots = bots or [s for s in services if s.get("type") == "worker"]
         for svc in bots:
             name = str(svc.get("name"))
@@ -508,9 +464,7 @@ class _Checker:
     def _declared(self, svc: dict[Any, Any]) -> tuple[set[str], bool]:
         declared: set[str] = set()
         unknown_group = False
-        for item in svc.get("envVars") or []:
-            if not isinstance(item, dict):
-                continue
+        for item in _env_items(svc):
             if "fromGroup" in item:
                 group = self.groups.get(str(item["fromGroup"]))
                 unknown_group |= group is None
@@ -518,6 +472,22 @@ class _Checker:
             elif item.get("key"):
                 declared.add(str(item["key"]))
         return declared, unknown_group
+
+
+def _member(value: Any, allowed: Collection[Any]) -> bool:
+    """Whether a YAML value is one of *allowed*; a list or mapping never is (unhashable)."""
+    return isinstance(value, Hashable) and value in allowed
+
+
+def _items(value: Any) -> list[Any]:
+    """A YAML list; anything else written where a list belongs counts as empty."""
+    return value if isinstance(value, list) else []
+
+
+def _shown(value: Any) -> str:
+    """A YAML value for a message: short, whatever its type or size."""
+    text = value if isinstance(value, str) else repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 _PARENT_PATH = re.compile(r"(?<![\w.])\.\.(/|$|\[|\s|\"|')")

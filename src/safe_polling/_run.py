@@ -7,6 +7,7 @@ import contextlib
 import logging
 import os
 import signal
+import time
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
@@ -15,6 +16,7 @@ from telegram.error import InvalidToken
 
 from ._delivery import DeliveryTracker, ProcessedUpdates
 from ._health import HealthServer, health_port_from_env
+from ._metrics import load_metrics
 from ._polling import AnyApplication, _start, _stop
 from ._redaction import install_redaction
 from ._status import PollingStatus
@@ -24,6 +26,7 @@ if TYPE_CHECKING:
     from ._preflight import PreflightCheck
     from .db import BalanceStore
     from .lease import PollingLease
+    from .queue import UpdateQueue
 
 __all__ = ["run_polling"]
 
@@ -56,6 +59,7 @@ def run_polling(
     watchdog: float | bool | Literal["env"] | None = "env",
     health_port: int | Literal["env"] | None = "env",
     configure_logging: bool = True,
+    queue: UpdateQueue | Literal["env"] | None = "env",
 ) -> None:
     """Run the bot until SIGINT/SIGTERM: preflight, lease, poll, stop cleanly.
 
@@ -123,6 +127,11 @@ def run_polling(
             ``SAFE_POLLING_HEALTH_PORT`` (unset: off; ``PORT`` means ``$PORT``).
         configure_logging: When the root logger has no handler yet, set up
             INFO logging to stderr and quiet httpx's per-request lines.
+        queue: Scale out through an :class:`safe_polling.queue.UpdateQueue`:
+            every replica handles updates taken from it, the lease holder also
+            polls into it (see ``docs/scaling-out.md``); needs a database for the
+            delivery records. ``"env"`` (default) reads ``SAFE_POLLING_QUEUE``
+            (:func:`safe_polling.queue.queue_from_env`; unset: no queue).
 
     Raises:
         SystemExit: With status 1 when the preflight fails or Telegram
@@ -162,10 +171,12 @@ def run_polling(
             store=store,
             watchdog=resolve_watchdog(watchdog),
             health_port=health_port_from_env() if health_port == "env" else health_port,
+            queue=queue,
         )
     except ValueError as exc:
         logger.error("❌ Invalid configuration: %s", exc)
         raise SystemExit(1) from None
+    load_metrics()  # off the loop: importing prometheus_client would block it
     try:
         asyncio.run(_Runner(application, options).run())
     except InvalidToken as exc:
@@ -198,6 +209,7 @@ class _Options:
     store: BalanceStore | None
     watchdog: float | None
     health_port: int | None
+    queue: UpdateQueue | Literal["env"] | None
 
 
 class _Runner:
@@ -232,7 +244,12 @@ class _Runner:
             if self.options.preflight and not await self._preflight_passed():
                 raise SystemExit(1)
             await self._open_delivery_records(stack)
+            queue = await _or_exit(self._resolve_queue(), "invalid update queue")
+            if queue is not None:
+                await self._scale_out(queue)
+                return
             while not self.stopping.is_set():
+                await self._warm_up()
                 if self.lease is not None and not await self._acquire_lease(self.lease):
                     break
                 await self._lead()
@@ -254,6 +271,36 @@ class _Runner:
         from .lease import lease_from_env
 
         return lease_from_env(token=self.app.bot.token)
+
+    async def _resolve_queue(self) -> UpdateQueue | None:
+        if self.options.queue != "env":
+            return self.options.queue
+        from .queue import queue_from_env
+
+        return queue_from_env(token=self.app.bot.token)
+
+    async def _scale_out(self, queue: UpdateQueue) -> None:
+        from ._scaleout import ScaleOutRun, run_scaled_out
+
+        if self.processed is None:
+            logger.error(
+                "❌ The update queue needs a database for delivery records: set DATABASE_URL"
+            )
+            raise SystemExit(1)
+        await run_scaled_out(
+            ScaleOutRun(
+                app=self.app,
+                queue=queue,
+                processed=self.processed,
+                lease=self.lease,
+                acquire=self._acquire_lease,
+                until_stopped=self._until_stopped,
+                stopping=self.stopping,
+                status=self.status,
+                start_options=self.options.start,
+                shutdown_timeout=self.options.shutdown_timeout,
+            )
+        )
 
     async def _preflight_passed(self) -> bool:
         """Run the preflight through the application's bot, which it leaves initialized.
@@ -282,6 +329,29 @@ class _Runner:
             await self.app.bot.shutdown()
         self.webhook = bot_api.webhook
         return report.ok
+
+    async def _warm_up(self) -> None:
+        """Before the lease: getMe (``initialize()``) and getWebhookInfo, side by side.
+
+        A standby then has them done while it waits: once it holds the lease it only fences
+        and polls (benchmarks/handover_bench.py). After a preflight both are known already.
+        A failure here is not fatal: the start makes these calls again.
+        """
+        bot = self.app.bot
+        calls: list[Awaitable[Any]] = [bot.initialize()]  # no call once initialized
+        if self.webhook is None:
+            calls.append(self._read_webhook())
+        try:
+            await asyncio.gather(*calls)
+        except InvalidToken:
+            raise
+        except Exception as exc:
+            logger.warning(
+                "⚠️ Could not reach the Bot API before polling (%s); retrying at start", exc
+            )
+
+    async def _read_webhook(self) -> None:
+        self.webhook = (await self.app.bot.get_webhook_info()).to_dict()
 
     async def _acquire_lease(self, lease: PollingLease) -> bool:
         """Wait as a hot standby until *lease* is ours; False if told to stop first.
@@ -351,7 +421,8 @@ class _Runner:
     async def _lead(self) -> None:
         lease = self.lease
         self.status.set_role("leader")
-        tracker = DeliveryTracker(self.processed) if self.processed else None
+        term = int(time.time() * 1000)  # when this leadership began, for the claims
+        tracker = DeliveryTracker(self.processed, term) if self.processed else None
         start = dict(self.options.start)
         if start["drop_updates"] is None:
             start["drop_updates"] = tracker is None and not self.took_over
@@ -378,16 +449,53 @@ class _Runner:
         await self._step_down(tracker)
 
     async def _step_down(self, tracker: DeliveryTracker | None) -> None:
+        """Stop polling, hand the lease over, let the handlers finish, within the budget.
+
+        With a lease, polling rights go as soon as the last getUpdates has ended and its
+        offset is confirmed, not after the handlers (a KIE generation takes 20 s and more):
+        the next leader polls while they finish here. Updates still in flight are claimed
+        in the delivery records first, so the next leader does not handle them again.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.options.shutdown_timeout
+        released = False
         try:
-            async with asyncio.timeout(self.options.shutdown_timeout):
-                await _stop(self.app, call_post_stop=True, delivery=tracker)
+            async with asyncio.timeout_at(deadline):
+                if self.lease is not None:
+                    released = await self._hand_over(tracker)
+                await _stop(self.app, call_post_stop=True, delivery=tracker, confirm=not released)
         except TimeoutError:
             logger.error(
                 "❌ Graceful stop took longer than %.0f s; releasing the lease anyway",
                 self.options.shutdown_timeout,
             )
-        if self.lease is not None:
-            await self.lease.release()
+        finally:
+            if self.lease is not None and not released:
+                await self.lease.release()
+        if released and self.processed is not None:
+            try:  # what was not recorded by now is the next leader's to handle
+                await self.processed.release_claims()
+            except Exception as exc:  # the claims expire at the budget anyway
+                logger.warning("⚠️ Could not release claimed updates: %s", exc)
+
+    async def _hand_over(self, tracker: DeliveryTracker | None) -> bool:
+        """Stop fetching, claim what is not recorded, release the lease; False: not released."""
+        assert self.lease is not None
+        updater = self.app.updater
+        if updater is not None and updater.running:
+            await updater.stop()  # the last getUpdates ends and confirms the offset
+        if tracker is not None:
+            try:
+                claimed = await tracker.claim_unrecorded(self.options.shutdown_timeout)
+            except Exception as exc:
+                logger.warning(
+                    "⚠️ Could not claim the updates in flight (%s); handing over after them", exc
+                )
+                return False
+            if claimed:
+                logger.info("📌 Claimed %d update(s) not recorded as handled yet", claimed)
+        await self.lease.release()
+        return True
 
     async def _until_stopped(self, awaitable: Awaitable[Any]) -> bool:
         """Await *awaitable* unless a stop signal comes first; True if it finished."""

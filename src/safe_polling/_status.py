@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from ._metrics import role_changed
 
@@ -25,6 +25,8 @@ class PollingStatus:
     started_at: float = field(default_factory=time.monotonic)
     last_get_updates_ok: float | None = None
     leader_since: float | None = None
+    #: Scale-out figures (backlog, oldest unhandled age, partitions owned, handled here).
+    queue: dict[str, Any] | None = None
 
     def mark_get_updates_ok(self) -> None:
         """Record a successful getUpdates (called by the gate)."""

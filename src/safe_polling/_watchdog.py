@@ -31,6 +31,7 @@ from telegram import Update
 from telegram.ext import Application, BaseHandler, ConversationHandler
 
 from ._metrics import loop_block_ended, loop_block_seen
+from ._redaction import redact
 
 __all__ = ["LoopWatchdog", "resolve_watchdog", "watchdog_from_env"]
 
@@ -507,6 +508,6 @@ def watchdog_from_env(env: Mapping[str, str] = os.environ) -> float | None:
     if not 0 < milliseconds < float("inf"):
         raise ValueError(
             f"{_ENV_VAR} must be 1/true (on, 100 ms), 0/false (off) or a threshold in "
-            f"milliseconds such as 250; got {raw[:40]!r}"
+            f"milliseconds such as 250; got {redact(raw)[:40]!r}"
         )
     return milliseconds / 1000

@@ -24,14 +24,14 @@ SKIPPED = "re-delivered update(s) already handled"
 
 
 class Instance:
-    """One ``tests/delivery/_bot.py`` process."""
+    """One bot process (``tests/delivery/_bot.py`` unless another *bot* script is given)."""
 
-    def __init__(self, name: str, workdir: Path, env: Mapping[str, str]) -> None:
+    def __init__(self, name: str, workdir: Path, env: Mapping[str, str], bot: Path = BOT) -> None:
         self.name = name
         self.log_path = workdir / f"{name}.log"
         with open(self.log_path, "wb") as out:
             self.proc = subprocess.Popen(
-                [sys.executable, str(BOT)], env={**os.environ, **env}, stdout=out, stderr=out
+                [sys.executable, str(bot)], env={**os.environ, **env}, stdout=out, stderr=out
             )
         #: The signal the test sent (None: any exit is unexpected).
         self.sent: signal.Signals | None = None
@@ -85,8 +85,9 @@ class Exit:
 class Fleet:
     """*size* slots, each always running one instance while the supervisor runs."""
 
-    def __init__(self, workdir: Path, env: Mapping[str, str], size: int) -> None:
+    def __init__(self, workdir: Path, env: Mapping[str, str], size: int, bot: Path = BOT) -> None:
         self.workdir = workdir
+        self.bot = bot
         self.env = {"PYTHONUNBUFFERED": "1", **env}
         self.slots: list[Instance] = []
         self.everyone: list[Instance] = []
@@ -95,7 +96,7 @@ class Fleet:
             self.slots.append(self._spawn(slot))
 
     def _spawn(self, slot: int) -> Instance:
-        instance = Instance(f"s{slot}-r{len(self.everyone)}", self.workdir, self.env)
+        instance = Instance(f"s{slot}-r{len(self.everyone)}", self.workdir, self.env, self.bot)
         self.everyone.append(instance)
         return instance
 

@@ -48,7 +48,7 @@ async def test_run_polling_without_a_webhook_calls_get_me_once_and_no_delete_web
     assert sorted(calls_before_first_poll(api)) == ["getMe", "getWebhookInfo"]
     assert (
         "🗑️ Deleting webhook and dropping pending updates... (nothing to do: no webhook, "
-        "no pending update, seen by the preflight)" in output
+        "no pending update, seen before the start)" in output
     )
 
 

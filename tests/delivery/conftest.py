@@ -56,7 +56,7 @@ class BotProcess:
 
 @asynccontextmanager
 async def bot_process(
-    base_url: str, token: str, database_url: str, **env: str
+    base_url: str, token: str, database_url: str, *, script: Path = BOT, **env: str
 ) -> AsyncIterator[BotProcess]:
     environment = {
         **os.environ,
@@ -68,7 +68,7 @@ async def bot_process(
     }
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
-        str(BOT),
+        str(script),
         env=environment,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,

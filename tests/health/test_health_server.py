@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from safe_polling._health import HealthServer
+from safe_polling._health import _MAX_CLIENTS, HealthServer
 from safe_polling._status import PollingStatus
 
 STALE_AFTER = 90.0
@@ -254,3 +254,24 @@ async def test_body_holds_only_the_documented_keys(
         "uptime_s",
         "version",
     }
+
+
+async def test_idle_connections_cannot_lock_out_health_checks(status: PollingStatus) -> None:
+    """64 sockets that never send a request used to make the port refuse every check."""
+    status.set_role("standby")
+    async with HealthServer(status, port=0, host="127.0.0.1", read_timeout=30) as server:
+        idle = [
+            await asyncio.open_connection("127.0.0.1", server.port)
+            for _ in range(2 * _MAX_CLIENTS)
+        ]
+        try:
+            async with httpx.AsyncClient(timeout=5.0) as http:
+                for _ in range(3):
+                    answer = await http.get(f"http://127.0.0.1:{server.port}/healthz")
+                    assert answer.status_code == 200
+            # The oldest idle connections made room: the server closed them.
+            async with asyncio.timeout(5):
+                assert await idle[0][0].read() == b""
+        finally:
+            for _, writer in idle:
+                writer.close()

@@ -15,8 +15,11 @@ from typing import Any
 from telegram.ext import Application
 
 from kie_bot.app import build_application
+from kie_bot.catalog import Model
 from kie_bot.config import Settings
+from kie_bot.demo import SAMPLE_FILES, inject_file
 from kie_bot.downloads import origin_of
+from kie_bot.handlers.models import steps
 from kie_bot.kie.fake_server import FakeKie
 from kie_bot.services import Services, get_services, on_shutdown, on_start, on_stop
 from safe_polling import safe_start_polling, safe_stop_polling
@@ -152,3 +155,49 @@ async def balance_of(app: Application[Any, Any, Any, Any, Any, Any], user_id: in
     store = services_of(app).store
     assert store is not None
     return await store.get_user_balance_async(user_id)
+
+
+# -- every input kind ----------------------------------------------------------------------
+def _bot_message(api: FakeBotAPI, user_id: int, after: int) -> Any:
+    return api.wait_for(
+        lambda s: s.method == "sendMessage", chat_id=user_id, after=after, timeout=WAIT
+    )
+
+
+async def walk_to_price(
+    api: FakeBotAPI, user_id: int, model: Model, *, voice: bool = False
+) -> tuple[str, Sent]:
+    """Walk the wizard of *model* to its price screen, answering every step it asks.
+
+    The last variant is chosen (the dearest, usually); every file input gets a sample
+    file of its kind (a voice message instead of an audio file when *voice*); a
+    several-photos input gets two photos then *Done*. Returns the Confirm data and the
+    price screen.
+    """
+    mark = await say(api, user_id, "/models")
+    menu = await wait_markup(api, user_id, "cat:", mark)
+    mark = await press(api, user_id, menu, f"cat:{model.category}")
+    listing = await wait_markup(api, user_id, "model:", mark)
+    mark = await press(api, user_id, listing, f"model:{model.id}")
+    for step in steps(model):
+        asked = await _bot_message(api, user_id, mark)
+        if step == "variant":
+            mark = await press(api, user_id, asked, f"var:{len(model.variants) - 1}")
+            continue
+        if step == "choice":
+            mark = await press(api, user_id, asked, "opt:0")
+            continue
+        spec = model.inputs[int(step[3:])]
+        if not spec.is_file:
+            mark = await say(api, user_id, f"a test for {model.id}")
+        elif spec.kind == "photos":
+            for _ in range(2):
+                mark = inject_file(api, user_id, "photo", SAMPLE_FILES["photo"])
+                added = await wait_markup(api, user_id, "in:done", mark)
+            mark = await press(api, user_id, added, "in:done")
+        else:
+            kind = "voice" if spec.kind == "audio" and voice else spec.kind
+            sample = SAMPLE_FILES["audio" if kind == "voice" else kind]
+            mark = inject_file(api, user_id, kind, sample)
+    price = await wait_markup(api, user_id, "gen:go:", mark)
+    return data_starting(price, "gen:go:"), price

@@ -271,7 +271,7 @@ async def test_concurrent_confirm_presses_charge_once(
         await services_of(app).ready()[2].wait_idle(WAIT)
         answers = [s for s in api.sent(USER)[mark:] if s.method == "answerCallbackQuery"]
         assert len(answers) == 4  # every press is answered
-        assert await balance_of(app, USER) == 100 - 6
+        assert await balance_of(app, USER) == 100 - 5  # Seedream 4.0: 5 KIE credits, markup 1
         assert len(fake_kie.created()) == 1
 
 
@@ -282,7 +282,7 @@ async def test_photo_input_is_uploaded_to_kie_for_image_to_video(
     async with running_bot(settings_for(api, fake_kie, sqlite_url, free_credits=100)):
         await started(api)
         data = await generate(
-            api, USER, "video", "veo3-i2v", "make it move", photo=b"\xff\xd8jpeg-bytes"
+            api, USER, "animate", "veo3-i2v", "make it move", photo=b"\xff\xd8jpeg-bytes"
         )
         mark = await confirm(api, USER, data)
         await api.wait_for("sendVideo", chat_id=USER, after=mark, timeout=WAIT)
@@ -319,7 +319,12 @@ async def test_russian_user_and_unknown_input_get_the_menu(
         assert "menu:generate" in buttons(menu).values()
         # (The fake's callback queries and photos always carry language "en".)
         mark = api.sent_count
-        api.inject_callback_query(USER, "gone:button", message_id=menu.message["message_id"])  # type: ignore[index]
+        api.inject_callback_query(
+            USER,
+            "gone:button",
+            message_id=menu.message["message_id"],  # type: ignore[index]
+            require_button=False,  # a keyboard an older release sent
+        )
         await api.wait_for("answerCallbackQuery", chat_id=USER, after=mark, timeout=WAIT)
         await wait_markup(api, USER, "menu:generate", mark)
         mark = api.sent_count
@@ -355,6 +360,19 @@ async def test_admin_grant_stats_and_star_refund(
         await api.wait_for_text(USER, "did not understand", after=mark, timeout=WAIT)
         mark = await say(api, admin, f"/grant {USER} 30")
         await api.wait_for_text(admin, "Granted 30 credits", after=mark, timeout=WAIT)
+        assert await balance_of(app, USER) == 30
+        # Digits int() refuses, a negative user, a typo of a grant: the usage, not an error.
+        for bad in (
+            f"/grant {USER} ²",
+            "/grant ² 5",
+            f"/grant -{USER} 5",
+            f"/grant {USER} {10**30}",
+        ):
+            mark = await say(api, admin, bad)
+            await api.wait_for_text(admin, "Usage: /grant", after=mark, timeout=WAIT)
+        mark = await say(api, admin, "/refund ² charge-x")
+        await api.wait_for_text(admin, "Usage: /refund", after=mark, timeout=WAIT)
+        assert not [s for s in api.sent(admin) if "went wrong" in (s.text or "")]
         assert await balance_of(app, USER) == 30
 
         mark = api.sent_count
@@ -477,6 +495,7 @@ async def test_payment_credits_only_what_the_catalog_sells_for_the_amount_paid(
     ]
     async with running_bot(settings) as app:
         await started(api)
+        await started(api, admin)  # Telegram lets a bot write only to users who started it
         for i, (payload, amount, currency) in enumerate(forged):
             mark = api.sent_count
             api.inject_successful_payment(USER, payload, amount, f"forged-{i}", currency)

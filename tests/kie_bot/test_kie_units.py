@@ -5,18 +5,24 @@ from __future__ import annotations
 import asyncio
 import re
 import string
+import subprocess
 import sys
 from collections.abc import AsyncIterator
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from kie_bot.catalog import CatalogError, Params, build_request, load_catalog
+from kie_bot.catalog import CatalogError, Params, load_catalog, user_price
 from kie_bot.config import ConfigError, load_settings
 from kie_bot.generations import GenerationService, PollSettings, StartResult
 from kie_bot.kie import Api, KieClient
 from kie_bot.kie.fake_server import FakeKie, Outcome
+from kie_bot.request_body import build_request
 from kie_bot.storage import State, Storage
+from kie_bot.tasks import GROUPS, INPUT_KINDS, TASKS
 from kie_bot.texts import LANGUAGES, lang_for, t
 from safe_polling.db import open_balance_store
 
@@ -26,16 +32,45 @@ TOKEN = "123456:" + "Ab1_" * 9  # a well-formed fake, built so no scanner flags 
 # -- catalog -------------------------------------------------------------------------------
 def test_bundled_catalog_covers_the_required_models() -> None:
     catalog = load_catalog()
-    assert len(catalog.models) >= 8
     slugs = {m.slug for m in catalog.models}
     assert {"google/nano-banana", "flux-kontext-pro", "veo3_fast", "veo3", "V4_5"} <= slugs
     assert {m.api for m in catalog.models} == set(Api)
-    assert any(
-        m.category == "video" and m.image and m.image.mode == "required" for m in catalog.models
-    )
+    assert catalog.groups == GROUPS  # every group has models, in order
+    assert {m.type for m in catalog.models} == set(TASKS) - {"v2v"}  # KIE's table has no v2v
+    kinds = {spec.kind for m in catalog.models for spec in m.inputs}
+    assert kinds == set(INPUT_KINDS)
     assert all(
         len(f"gen:go:{'0' * 32}") <= 64 and len(f"model:{m.id}") <= 64 for m in catalog.models
     )
+
+
+def _reference_table() -> dict[str, Decimal]:
+    """Model id -> KIE's highest price, from reference/kie-models.md (../shared in CI)."""
+    here = Path(__file__).resolve()
+    found = [
+        root / "shared" / "reference" / "kie-models.md"
+        for root in (here.parents[3], here.parents[4])
+        if (root / "shared" / "reference" / "kie-models.md").is_file()
+    ]
+    assert found, "reference/kie-models.md not found beside the checkout (../shared)"
+    table = {}
+    for line in found[0].read_text(encoding="utf-8").splitlines():
+        row = re.match(r"\| `([^`]+)` \| \w+ \| (.*) \|$", line)
+        if row:
+            prices = re.findall(r"([\d.]+) cr", row.group(2))
+            table[row.group(1)] = max(Decimal(p) for p in prices)
+    return table
+
+
+def test_catalog_sells_every_model_of_kie_market_table_at_its_price() -> None:
+    table = _reference_table()
+    assert len(table) == 73
+    market = {m.slug: m for m in load_catalog().models if m.api is Api.MARKET}
+    assert set(table) <= set(market)
+    for slug, highest in table.items():
+        kie = {v.kie for v in market[slug].variants}
+        assert max(kie) <= highest, slug
+        assert min(kie) > 0, slug
 
 
 def test_requests_are_complete_for_each_api() -> None:
@@ -73,32 +108,115 @@ def test_requests_are_complete_for_each_api() -> None:
     assert "callBackUrl" not in build_request(edit, Params("p"))
 
 
+MODEL = "{id: a, title: A, type: t2i, slug: s, kie: 1}"
+PACKAGES = "packages: [{id: p, stars: 1, credits: 1}]"
+TEXT = "{kind: text, field: t}"
+
+
+def one(fields: str) -> str:
+    """A models list of one entry with id ``a`` and these *fields*."""
+    return f"[{{id: a, title: A, {fields}}}]"
+
+
 @pytest.mark.parametrize(
-    ("text", "error"),
+    ("models", "error"),
     [
-        ("models: []\npackages: []", "no models"),
+        ("[]", "catalog.yaml: no models"),
+        (one("type: t2i, slug: s, kie: 1, colour: red"), "model 'a': unknown field 'colour'"),
+        (one("type: t2i, slug: s"), "model 'a': needs a price"),
+        (one("type: t2i, slug: s, variants: [{label: x}]"), "model 'a' variant 0: no price"),
+        (one("type: t2i, slug: s, kie: 0"), "model 'a': 'kie' must be a positive"),
+        (one("type: t2i, slug: s, kie: .nan"), "model 'a': 'kie' must be a positive"),
+        (one("type: t2i, slug: s, kie: true"), "model 'a': 'kie' must be KIE's price"),
+        (one("type: t2i, slug: s, kie: 1, api: nope"), "model 'a': api must be one of"),
+        (one("type: gif, slug: s, kie: 1"), "model 'a': type must be one of"),
         (
-            "models:\n - {id: a, title: A, category: image, api: nope, slug: s, price: 1, "
-            "media: photo}\npackages: [{id: p, stars: 1, credits: 1}]",
-            "api must be one of",
+            one("type: t2i, slug: s, kie: 1, inputs: [{kind: sticker, field: f}]"),
+            "model 'a': input kind 'sticker' cannot be collected in the chat",
         ),
         (
-            "models:\n - {id: a, title: A, category: image, api: market, slug: s, price: 0, "
-            "media: photo}\npackages: [{id: p, stars: 1, credits: 1}]",
-            "price must be positive",
+            one("type: t2i, slug: s, variants: [{label: x, kie: 1}, {label: y, kie: 2}]"),
+            "model 'a': variants must differ",
         ),
+        (one("type: t2i, slug: s, kie: 1, inputs: []"), "model 'a': inputs must be one or more"),
         (
-            "models:\n - {id: a, title: A, category: image, api: market, slug: s, price: true, "
-            "media: photo}\npackages: [{id: p, stars: 1, credits: 1}]",
-            "'price' must be a int",
+            one(f"type: tts, slug: s, kie: 1, inputs: [{TEXT}, {TEXT}]"),
+            "model 'a': inputs must be one or more, with at most one text",
         ),
+        (f"[{MODEL}, {MODEL}]", "catalog.yaml: duplicate model id 'a'"),
+        (one("type: t2i, slug: s, kie: 1, media: hologram"), "model 'a': group must"),
+        ("[{id: 'a:b', title: A, type: t2i, slug: s, kie: 1}]", "model 'a:b': id must be"),
+        ("[{id: a, title: A, type: t2i, slug: s, kie: 1", "catalog.yaml: cannot be read"),
     ],
-)
-def test_bad_catalog_names_the_entry(tmp_path: Path, text: str, error: str) -> None:
+)  # fmt: skip
+def test_bad_catalog_fails_with_one_line_naming_the_entry(
+    tmp_path: Path, models: str, error: str
+) -> None:
     path = tmp_path / "catalog.yaml"
-    path.write_text(text)
-    with pytest.raises(CatalogError, match=re.escape(error.split(" must")[0])):
+    path.write_text(f"{PACKAGES}\nmodels: {models}\n")
+    with pytest.raises(CatalogError) as caught:
         load_catalog(path)
+    message = str(caught.value)
+    assert message.startswith(error)
+    assert "\n" not in message
+
+
+def run_entry_point(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """``python bot_kie.py`` with only *env* (and PATH) set."""
+    return subprocess.run(
+        [sys.executable, "bot_kie.py"],
+        cwd=Path(__file__).resolve().parents[2] / "examples" / "kie_bot",
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PATH": "/usr/bin:/bin", **env},
+    )
+
+
+def test_entry_point_exits_1_with_one_line_on_a_bad_catalog(tmp_path: Path) -> None:
+    bad = tmp_path / "catalog.yaml"
+    bad.write_text(f"{PACKAGES}\nmodels: [{{id: cheap, title: C, type: t2i, slug: s}}]\n")
+    result = run_entry_point(
+        {
+            "TELEGRAM_BOT_TOKEN": TOKEN,
+            "KIE_API_KEY": "sk-hidden",
+            "CATALOG_FILE": str(bad),
+            "DATABASE_URL": f"sqlite:///{tmp_path}/x.db",
+        }
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        "configuration error: model 'cheap': needs a price: either 'kie' or 'variants' (not both)"
+    )
+
+
+KIE_PRICES = sorted({v.kie for m in load_catalog().models for v in m.variants})
+
+
+@given(st.decimals(min_value=1, max_value=100, places=3))
+def test_no_user_price_is_below_kie_cost(markup: Decimal) -> None:
+    for kie in KIE_PRICES:
+        price = user_price(kie, markup)
+        assert price >= kie * markup
+        assert price < kie * markup + 1  # rounded up to the next credit, no further
+
+
+@pytest.mark.parametrize("markup", ["1", "1.5", "2.37"])
+def test_catalog_prices_every_variant_with_the_markup(markup: str) -> None:
+    for model in load_catalog(markup=Decimal(markup)).models:
+        for variant in model.variants:
+            assert variant.price == user_price(variant.kie, Decimal(markup)), model.id
+
+
+def test_markup_below_one_is_refused_and_prices_round_up() -> None:
+    with pytest.raises(CatalogError, match="PRICE_MARKUP must be at least 1"):
+        load_catalog(markup=Decimal("0.99"))
+    with pytest.raises(ConfigError, match="PRICE_MARKUP"):
+        load_settings({"TELEGRAM_BOT_TOKEN": TOKEN, "KIE_API_KEY": "k", "PRICE_MARKUP": "0.5"})
+    env = {"TELEGRAM_BOT_TOKEN": TOKEN, "KIE_API_KEY": "k", "PRICE_MARKUP": "1.5"}
+    model = load_catalog(markup=load_settings(env).price_markup).model("nano-banana-pro")
+    assert model is not None
+    assert [v.price for v in model.variants] == [22, 29]  # 14.14 * 1.5 = 21.21, 18.86 * 1.5
 
 
 # -- texts ---------------------------------------------------------------------------------
@@ -184,17 +302,7 @@ def test_bad_settings_name_the_variable_never_the_secret(env: dict[str, str], na
 
 
 def test_entry_point_exits_1_with_one_line_on_bad_config(tmp_path: Path) -> None:
-    import subprocess
-
-    root = Path(__file__).resolve().parents[2] / "examples" / "kie_bot"
-    result = subprocess.run(
-        [sys.executable, "bot_kie.py"],
-        cwd=root,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={"PATH": "/usr/bin:/bin", "KIE_API_KEY": "sk-hidden"},
-    )
+    result = run_entry_point({"KIE_API_KEY": "sk-hidden"})
     assert result.returncode == 1
     assert result.stderr.strip().startswith("configuration error: TELEGRAM_BOT_TOKEN")
     assert "Traceback" not in result.stderr
@@ -349,8 +457,6 @@ async def test_fake_kie_runs_as_a_process() -> None:
 
 
 def test_offline_demo_runs_to_the_end() -> None:
-    import subprocess
-
     root = Path(__file__).resolve().parents[2] / "examples" / "kie_bot"
     result = subprocess.run(
         [sys.executable, "-m", "kie_bot.demo"],
@@ -362,3 +468,13 @@ def test_offline_demo_runs_to_the_end() -> None:
     assert result.returncode == 0, result.stderr[-2000:]
     assert "[sendPhoto] ✅ Nano Banana" in result.stdout
     assert "Your balance: 56 credits" in result.stdout
+    # Then one model of every group, each to its result.
+    catalog = load_catalog()
+    for group in catalog.groups:
+        model = min(catalog.in_category(group), key=lambda m: m.price)
+        assert f"--- {group}: {model.title}" in result.stdout
+        assert f"{model.title}: done." in result.stdout
+    for method in ("sendPhoto", "sendVideo", "sendAudio"):
+        assert f"[{method}]" in result.stdout
+    assert "Hello from the fake KIE transcription." in result.stdout
+    assert "went wrong" not in result.stdout

@@ -1,4 +1,4 @@
-"""Read the ``# expect: SP101, SP102`` markers of the lint sample files."""
+"""Read the ``# expect: SP101, SP201`` markers of the lint sample files."""
 
 from __future__ import annotations
 

@@ -111,3 +111,18 @@ def test_one_finding_per_site_and_rule(tmp_path: Path) -> None:
         _write(tmp_path / name, "from shared import start\n\nstart(None)\n")
     found = _rules(tmp_path)
     assert found == [("shared.py", 6, "SP101")]
+
+
+def test_run_polling_in_a_sync_main_called_from_async_code(tmp_path: Path) -> None:
+    bot = _write(tmp_path / "bot.py", POLLER)
+    # A test that drives main() from an async test is not the bot running in a loop.
+    _write(
+        tmp_path / "test_bot.py",
+        "from bot import main\n\n\nasync def test_main() -> None:\n    main()\n",
+    )
+    assert _rules(tmp_path) == []
+    _write(
+        tmp_path / "app.py", "from bot import main\n\n\nasync def boot() -> None:\n    main()\n"
+    )
+    assert _rules(tmp_path) == [("bot.py", 8, "SP104")]
+    assert [f.rule for f in lint_paths([bot], use_config=False)] == []

@@ -29,6 +29,12 @@ def test_good_sample_lints_clean(sample: Path) -> None:
     assert lint_paths([sample]) == []
 
 
+def test_bad_corpus_linted_at_once_reports_the_same_lines() -> None:
+    # One run over every sample: each file or folder is its own program, so no sample
+    # adds a finding to another one (no SP101 across independent scripts).
+    assert _found(SAMPLES / "bad") == expected(SAMPLES / "bad")
+
+
 def test_every_rule_has_a_bad_sample() -> None:
     marked = {rule for sample in BAD for (_, _, rule) in expected(sample)}
     assert set(RULES) - {"SP000"} <= marked
@@ -95,3 +101,30 @@ def test_findings_are_sorted_and_formatted() -> None:
     line = findings[0].format()
     assert line.startswith(f"{findings[0].path}:{findings[0].line}:{findings[0].col}: SP")
     assert line.endswith(f"(fix: {findings[0].fix})")
+
+
+def test_secrets_are_never_printed() -> None:
+    sample = SAMPLES / "bad" / "sp404_secrets.py"
+    findings = lint_paths([sample])
+    secrets = (
+        "Abcdefghijklmnop",
+        "abcdefghijklmnopq",
+        "EfGhIjKlMn",
+        "IOSFODNN7",
+        "s3cr3t",
+        "S3cret",
+    )
+    assert len(findings) == 6
+    for finding in findings:
+        assert not [s for s in secrets if s in finding.message + finding.fix]
+    assert "Render API key (rnd_)" in findings[2].message
+
+
+def test_connection_url_passwords_in_tests_are_fixtures_but_keys_are_not(tmp_path: Path) -> None:
+    test = tmp_path / "test_urls.py"
+    test.write_text(
+        'URL = "postgres://bot:hunter2-secret@db:5432/bot"\n'
+        'KEY = "rnd_AbCdEfGhIjKlMnOpQrStUvWx"\n',
+        encoding="utf-8",
+    )
+    assert [(f.line, f.rule) for f in lint_paths([test])] == [(2, "SP404")]

@@ -102,3 +102,16 @@ async def test_metrics_path_answers_head_and_refuses_post() -> None:
     assert head.status_code == 200
     assert int(head.headers["content-length"]) > 0
     assert post.status_code == 405
+
+
+def test_queue_stats_become_gauges() -> None:
+    from safe_polling.queue import QueueStats
+
+    metrics.queue_stats(QueueStats(7, 12.5, 3, 40, 1))
+    assert sample("safe_polling_queue_backlog") == 7
+    assert sample("safe_polling_queue_oldest_unhandled_age_seconds") == 12.5
+    assert sample("safe_polling_queue_partitions_owned") == 3
+    assert sample("safe_polling_queue_dead_letters") == 1
+    metrics.queue_stats(QueueStats(0, 0.0, 4, 41, 1))
+    assert sample("safe_polling_queue_backlog") == 0
+    assert sample("safe_polling_queue_partitions_owned") == 4

@@ -9,9 +9,11 @@ Python, importing the installed package (not ``src/``).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import tarfile
@@ -139,13 +141,21 @@ def test_pip_install_from_an_index_then_the_offline_demo_runs(
     assert probe.stdout.split()[0] == safe_polling.__version__
     assert probe.stdout.split()[1].startswith(str(env_dir))
 
-    demo = subprocess.run(
+    # Its own process group: on a timeout the demo's children (fakes, bots) go with it.
+    demo = subprocess.Popen(
         [python, str(ROOT / "examples" / "demo.py")],
         cwd=tmp_path,
         env=env,
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        timeout=300,
+        start_new_session=True,
     )
-    assert demo.returncode == 0, demo.stdout[-4000:] + demo.stderr[-4000:]
-    assert "demo finished: one poller at a time, a clean handover, no 409 Conflict" in demo.stdout
+    try:
+        out, err = demo.communicate(timeout=300)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(demo.pid, signal.SIGKILL)
+        demo.wait()
+    assert demo.returncode == 0, out[-4000:] + err[-4000:]
+    assert "demo finished: one poller at a time, a clean handover, no 409 Conflict" in out

@@ -16,6 +16,7 @@ from telegram import (
     InputTextMessageContent,
     LabeledPrice,
     ReactionTypeEmoji,
+    ReplyParameters,
     ShippingOption,
     Update,
 )
@@ -89,6 +90,13 @@ async def test_stored_messages_follow_telegrams_rules(bot: Bot, fake_bot_api: Fa
     assert sent.reply_to_message.text == "first"
     with pytest.raises(BadRequest, match="Message to be replied not found"):
         await bot.send_message(USER, "x", reply_to_message_id=99)
+    quoting = await bot.send_message(
+        USER, "quoting", reply_parameters=ReplyParameters(1, quote="irs")
+    )
+    assert quoting.quote is not None
+    assert (quoting.quote.text, quoting.quote.position) == ("irs", 1)
+    with pytest.raises(BadRequest, match="Quote_text_invalid"):
+        await bot.send_message(USER, "x", reply_parameters=ReplyParameters(1, quote="nope"))
     with pytest.raises(BadRequest, match="Message can't be edited"):
         await bot.edit_message_text("changed", chat_id=USER, message_id=1)
     fake_bot_api.add_group(GROUP)
@@ -267,3 +275,19 @@ async def test_mark_and_sent_since_filter_without_copying_history(
         "new",
     ]
     assert fake_bot_api.mark() == mark + 3 == fake_bot_api.sent_count
+
+
+async def test_stars_payments_show_in_balance_and_transactions(
+    bot: Bot, fake_bot_api: FakeBotAPI
+) -> None:
+    fake_bot_api.inject_successful_payment(USER, "pack", 50, "charge-a")
+    fake_bot_api.inject_successful_payment(USER, "pack", 20, "charge-b")
+    assert (await bot.get_my_star_balance()).amount == 70
+    assert await bot.refund_star_payment(USER, "charge-a")
+    assert (await bot.get_my_star_balance()).amount == 20
+    history = (await bot.get_star_transactions()).transactions
+    assert [(t.id, t.amount, t.source is None) for t in history] == [
+        ("charge-a", 50, False),
+        ("charge-b", 20, False),
+        ("charge-a", 50, True),  # the refund goes to the user
+    ]

@@ -26,7 +26,11 @@ def build_application(
 
     Args:
         settings (:class:`kie_bot.config.Settings`): From :func:`kie_bot.config.load_settings`.
-        catalog (:class:`kie_bot.catalog.Catalog`, optional): Defaults to ``catalog.yaml``.
+        catalog (:class:`kie_bot.catalog.Catalog`, optional): Defaults to ``catalog.yaml``
+            priced with ``settings.price_markup``.
+
+    Raises:
+        kie_bot.catalog.CatalogError: ``catalog.yaml`` has a bad entry (named).
 
     .. versionadded:: 0.1.0
     """
@@ -48,7 +52,12 @@ def build_application(
     if settings.telegram_base_file_url:
         builder = builder.base_file_url(settings.telegram_base_file_url)
     application = builder.build()
-    install(application, Services(settings, catalog or load_catalog()))
+    install(
+        application,
+        Services(
+            settings, catalog or load_catalog(settings.catalog_path, markup=settings.price_markup)
+        ),
+    )
     register_all(application)
     application.add_error_handler(logging_error_handler)
     application.add_error_handler(apologise)

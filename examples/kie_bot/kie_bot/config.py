@@ -13,8 +13,11 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
 from urllib.parse import urlsplit
 
+from kie_bot.catalog import DEFAULT_CATALOG, DEFAULT_MARKUP
 from kie_bot.downloads import origin_of
 from kie_bot.kie.client import DEFAULT_API_URL, DEFAULT_UPLOAD_URL
 from safe_polling.db import database_url_from_env
@@ -59,6 +62,10 @@ class Settings:
             address (``RESULT_TRUSTED_ORIGINS``).
         download_timeout (:obj:`float`): Longest time one result download may take
             before the user gets the link instead.
+        price_markup (:class:`decimal.Decimal`): The user's price is KIE's price times
+            this, rounded up to whole credits (``PRICE_MARKUP``, at least 1).
+        catalog_path (:class:`pathlib.Path`): The models and packages on sale
+            (``CATALOG_FILE``; the bundled ``catalog.yaml`` by default).
 
     .. versionadded:: 0.1.0
     """
@@ -80,6 +87,8 @@ class Settings:
     kie_callback_url: str | None = None
     result_trusted_origins: frozenset[str] = frozenset()
     download_timeout: float = 120.0
+    price_markup: Decimal = DEFAULT_MARKUP
+    catalog_path: Path = DEFAULT_CATALOG
 
 
 # The ranges a setting may take, with why: a value outside them breaks a money path
@@ -90,6 +99,7 @@ _POLL_INTERVAL = (0.05, 60.0)  # KIE suggests 2-3 s; the offline fakes run at 0.
 _TASK_TIMEOUT = (10.0, 86_400.0)  # the slowest KIE video takes minutes; a day is a bug
 _MAX_USER_ID = 2**53  # Telegram ids fit in 52 bits (telegram.md)
 _DATABASE_SCHEMES = ("sqlite", "postgres", "postgresql")
+_MARKUP = (Decimal(1), Decimal(100))  # never below KIE's price; 100x is a typo
 
 
 def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
@@ -119,6 +129,23 @@ def _float(
     # Written as "not inside" so that nan (every comparison false) is refused too.
     if not low <= value <= high:
         raise ConfigError(f"{name} must be a number of seconds from {low:g} to {high:g}")
+    return value
+
+
+def _markup(env: Mapping[str, str]) -> Decimal:
+    raw = env.get("PRICE_MARKUP", "").strip()
+    if not raw:
+        return DEFAULT_MARKUP
+    try:
+        value = Decimal(raw)
+    except InvalidOperation:
+        value = Decimal("NaN")
+    # Below 1 sells under KIE's own price; NaN and infinity fail both comparisons.
+    if not (value.is_finite() and _MARKUP[0] <= value <= _MARKUP[1]):
+        raise ConfigError(
+            f"PRICE_MARKUP must be a number from {_MARKUP[0]} to {_MARKUP[1]} "
+            "(1.5 sells at one and a half times KIE's price)"
+        )
     return value
 
 
@@ -236,4 +263,6 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         task_timeout=_float(env, "KIE_TASK_TIMEOUT", 900.0, _TASK_TIMEOUT),
         kie_callback_url=_optional_url(env, "KIE_CALLBACK_URL"),
         result_trusted_origins=_origins(env.get("RESULT_TRUSTED_ORIGINS", "")),
+        price_markup=_markup(env),
+        catalog_path=Path(env.get("CATALOG_FILE", "").strip() or DEFAULT_CATALOG),
     )

@@ -30,7 +30,7 @@ from enum import StrEnum
 from typing import Protocol, TypeVar
 from urllib.parse import urlsplit
 
-from kie_bot.catalog import Catalog, Model, Params, build_request
+from kie_bot.catalog import Catalog, Model, Params
 from kie_bot.kie import (
     KieError,
     KieGenerationFailed,
@@ -40,7 +40,8 @@ from kie_bot.kie import (
     KieValidationError,
     TaskState,
 )
-from kie_bot.kie.client import KieClient
+from kie_bot.kie.client import KieClient, text_of
+from kie_bot.request_body import build_request
 from kie_bot.storage import Generation, State, Storage, now_ms
 from kie_bot.texts import t
 from safe_polling.db import InsufficientFunds
@@ -55,6 +56,9 @@ _T = TypeVar("_T")
 _REFUNDABLE = (State.CHARGED, State.SUBMITTED)
 # Longer than any URL a browser or Telegram link handles; such a "link" is worth nothing.
 _MAX_URL = 2048
+# A transcript is sent in parts under Telegram's 4096-character limit, which counts UTF-16
+# units: 4000 code points leave room for 96 characters outside the BMP (emoji).
+_MESSAGE_LIMIT = 4000
 
 
 class Messenger(Protocol):
@@ -171,7 +175,7 @@ class GenerationService:
             lang=lang,
             model=model.id,
             params=params,
-            price=model.price,
+            price=model.price_for(params),
         )
         if not inserted:
             return StartResult.DUPLICATE, await self.storage.store.get_user_balance_async(user_id)
@@ -386,7 +390,7 @@ class GenerationService:
         # download or the upload becomes a link, and a generation with no URL worth a
         # link is refunded. Otherwise the same error would strike on every restart.
         title = model.title
-        usable = [url for url in gen.result_urls if usable_url(url)]
+        usable = [url for url in gen.result_urls if usable_url(url) or text_of(url)]
         if not usable:
             log.warning(
                 "generation %s: KIE reported success with no usable result (%d URL(s))",
@@ -397,6 +401,10 @@ class GenerationService:
             return
         await self._progress(gen, t(gen.lang, "progress_sending", title=title))
         for url in usable:
+            text = text_of(url)
+            if text is not None:
+                await self._send_long(gen, t(gen.lang, "result_text", title=title, text=text))
+                continue
             caption = t(gen.lang, "result_caption", title=title)
             try:
                 sent = await self.messenger.send_media(gen.chat_id, model.media, url, caption)
@@ -410,6 +418,11 @@ class GenerationService:
         await self.storage.transition(gen.id, (State.DELIVERING,), State.DONE)
         log.info("generation %s delivered (%d file(s))", gen.id, len(usable))
         await self._progress(gen, t(gen.lang, "progress_done", title=title))
+
+    async def _send_long(self, gen: Generation, text: str) -> None:
+        """Send a text result in as many messages as Telegram's limit needs."""
+        for start in range(0, len(text), _MESSAGE_LIMIT):
+            await self.messenger.send_text(gen.chat_id, text[start : start + _MESSAGE_LIMIT])
 
     async def _refund(
         self,

@@ -108,7 +108,14 @@ class Generation:
     def from_row(cls, row: Row) -> Generation:
         """Build from a database row."""
         raw = json.loads(row["params"])
-        params = Params(raw["prompt"], raw.get("choice"), tuple(raw.get("image_urls") or ()))
+        files = tuple((name, tuple(urls)) for name, urls in (raw.get("files") or {}).items())
+        params = Params(
+            raw["prompt"],
+            raw.get("choice"),
+            tuple(raw.get("image_urls") or ()),
+            raw.get("variant"),
+            files,
+        )
         return cls(
             id=row["id"],
             user_id=int(row["user_id"]),
@@ -192,6 +199,8 @@ class Storage:
             "prompt": params.prompt,
             "choice": params.choice,
             "image_urls": list(params.image_urls),
+            "variant": params.variant,
+            "files": {name: list(urls) for name, urls in params.files},
         }
         now = now_ms()
         try:

@@ -77,7 +77,10 @@ def parse_database_url(url: str) -> DatabaseUrl:
         raise DatabaseUrlError(
             f"unsupported scheme '{scheme}': use postgres://, postgresql:// or sqlite:///path"
         )
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)  # raises ValueError for an unclosed "[" (IPv6 host)
+    except ValueError:
+        raise DatabaseUrlError("malformed host (an IPv6 address needs [...])") from None
     try:
         parts.port  # noqa: B018 - raises ValueError for a non-numeric or out-of-range port
     except ValueError:

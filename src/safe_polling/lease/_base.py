@@ -9,6 +9,7 @@ import os
 import socket
 from types import TracebackType
 from typing import Self
+from urllib.parse import SplitResult, urlsplit
 
 import anyio
 
@@ -122,6 +123,16 @@ def bot_id_from_token(token: str | int) -> int:
         # Never echo the value: it may be a whole token with its secret.
         raise LeaseError("bot id must be a positive number or a bot token like '123456:ABC...'")
     return int(head)
+
+
+def _split_url(url: str, what: str) -> SplitResult:
+    """*url* split, or a LeaseError naming *what* (never the URL: it may hold a password)."""
+    try:
+        parts = urlsplit(url)
+        _ = parts.port  # a malformed port only raises when read
+    except ValueError:
+        raise LeaseError(f"{what} is not a valid URL (malformed host or port)") from None
+    return parts
 
 
 def _host_name() -> str:

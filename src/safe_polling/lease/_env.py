@@ -7,7 +7,7 @@ import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
-from safe_polling._redaction import install_redaction
+from safe_polling._redaction import install_redaction, redact
 from safe_polling.lease._base import LeaseError, PollingLease, bot_id_from_token
 from safe_polling.lease._file import FileLease
 from safe_polling.lease._postgres import PostgresLease
@@ -30,6 +30,19 @@ def _first(env: Mapping[str, str], *names: str) -> str:
         if value:
             return value
     return ""
+
+
+def _plain(env: Mapping[str, str], name: str) -> str:
+    """The value of a variable that is shown in logs; a LeaseError if it holds a secret.
+
+    A lease name or lock file path appears in every lease log line; one that holds a
+    token or a URL password (a value pasted into the wrong variable) is refused
+    without being echoed.
+    """
+    value = _first(env, name)
+    if redact(value) != value:
+        raise LeaseError(f"{name} looks like it holds a secret (a bot token or URL password)")
+    return value
 
 
 def lease_from_env(
@@ -70,7 +83,7 @@ def lease_from_env(
     """
     env = os.environ if env is None else env
     bot_id = bot_id_from_token(token)
-    name = _first(env, "SAFE_POLLING_LEASE_NAME") or "default"
+    name = _plain(env, "SAFE_POLLING_LEASE_NAME") or "default"
     kind = _first(env, "SAFE_POLLING_LEASE").lower()
     database_url = _first(env, "SAFE_POLLING_DATABASE_URL", "DATABASE_URL")
     redis_url = _first(env, "SAFE_POLLING_REDIS_URL", "REDIS_URL")
@@ -94,7 +107,7 @@ def lease_from_env(
         return RedisLease(redis_url, bot_id=bot_id, name=name)
     if kind == "file":
         default = Path(tempfile.gettempdir()) / f"safe-polling-{bot_id}-{name}.lock"
-        path = _first(env, "SAFE_POLLING_LEASE_FILE") or str(default)
+        path = _plain(env, "SAFE_POLLING_LEASE_FILE") or str(default)
         return FileLease(path, bot_id=bot_id, name=name)
     # Do not echo the value back at length: it is a config value, but keep logs tidy.
     raise LeaseError(

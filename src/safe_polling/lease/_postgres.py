@@ -11,7 +11,7 @@ import os
 import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote
 
 import anyio
 
@@ -23,6 +23,7 @@ from safe_polling.lease._base import (
     PollingLease,
     _default_version,
     _host_name,
+    _split_url,
     bot_id_from_token,
 )
 
@@ -184,7 +185,7 @@ class PostgresLease(PollingLease):
         version: str | None = None,
     ) -> None:
         super().__init__()
-        parts = urlsplit(dsn)
+        parts = _split_url(dsn, "the PostgreSQL lease URL")
         if parts.scheme not in ("postgres", "postgresql"):
             raise LeaseError("PostgreSQL lease needs a postgres:// or postgresql:// URL")
         self._dsn = dsn

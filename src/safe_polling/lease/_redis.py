@@ -11,7 +11,6 @@ import os
 import time
 import uuid
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 import anyio
 
@@ -23,6 +22,7 @@ from safe_polling.lease._base import (
     PollingLease,
     _default_version,
     _host_name,
+    _split_url,
     bot_id_from_token,
 )
 
@@ -99,7 +99,7 @@ class RedisLease(PollingLease):
         version: str | None = None,
     ) -> None:
         super().__init__()
-        parts = urlsplit(url)
+        parts = _split_url(url, "the Redis lease URL")
         if parts.scheme not in ("redis", "rediss", "unix"):
             raise LeaseError("Redis lease needs a redis://, rediss:// or unix:// URL")
         if ttl <= 0 or (renew_interval is not None and not 0 < renew_interval < ttl):

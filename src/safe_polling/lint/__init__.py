@@ -3,11 +3,16 @@
 It reads source only (the :mod:`ast`, nothing is imported or run) and
 reports, with a file, line, column, rule id, reason and fix:
 
-- **SP1xx** polling started more than once, or without safe_polling;
-- **SP2xx** error handlers that restart, retry, exit or re-raise;
+- **SP1xx** polling started more than once in one program, or where an event
+  loop already runs;
+- **SP2xx** error handlers that restart, retry, exit or re-raise; an exit on
+  ``409 Conflict``;
 - **SP3xx** blocking calls (sync DB drivers, ``time.sleep``, ``requests``,
-  ``subprocess``, your own blocking functions) inside ``async def``;
-- **SP4xx** a webhook mixed with polling, a bot token in the source.
+  ``subprocess``, ``Future.result()``, locks held around them, your own
+  blocking helpers) inside ``async def``;
+- **SP4xx** a webhook mixed with polling or set per request, bot tokens and
+  other secrets in the source;
+- **SP5xx** a coroutine function called without ``await``.
 
 Use it from the command line (``safe-polling lint PATH...`` or
 ``python -m safe_polling.lint PATH...``) or from Python::

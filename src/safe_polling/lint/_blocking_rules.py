@@ -201,7 +201,8 @@ class BlockingAnalysis:
                 found = _classify(ctx, node, scope)
                 if found is not None:
                     yield found
-            yield from self._lock_waits(ctx, node, scope)
+            if self.slow_locks and isinstance(node, ast.With | ast.Call):
+                yield from self._lock_waits(ctx, node, scope)
 
     def calls(self, ctx: ModuleContext, function: FunctionNode) -> Iterator[Blocking]:
         """The blocking calls in *function*'s own body, helpers that block included."""
@@ -211,7 +212,8 @@ class BlockingAnalysis:
                 found = _classify(ctx, node, scope) or self._inferred(ctx, node, scope)
                 if found is not None:
                     yield found
-            yield from self._lock_waits(ctx, node, scope)
+            if self.slow_locks and isinstance(node, ast.With | ast.Call):
+                yield from self._lock_waits(ctx, node, scope)
 
     def _inferred(self, ctx: ModuleContext, call: ast.Call, scope: Scope) -> Blocking | None:
         key = self.graph.callee(ctx, call, scope)

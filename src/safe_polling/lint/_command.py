@@ -17,9 +17,10 @@ __all__ = ["lint_main"]
 _PREFIX_RE = re.compile(r"^SP[0-9]{0,3}$")
 _DESCRIPTION = """\
 Find the failure classes safe-polling exists for, without running the bot:
-polling started twice or outside safe_polling (SP1xx), error handlers that
-restart or retry (SP2xx), blocking calls inside async def (SP3xx), webhook
-mixed with polling and bot tokens in the source (SP4xx).
+polling started twice or inside a running event loop (SP1xx), error handlers
+that restart or retry and exits on Conflict (SP2xx), blocking calls inside
+async def (SP3xx), webhook mixed with polling and secrets in the source
+(SP4xx), coroutines called without await (SP5xx).
 
 Silence one line with `# safe-polling: ignore[SP301]` (or a bare
 `# safe-polling: ignore`). Accept today's findings with

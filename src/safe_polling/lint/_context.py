@@ -9,7 +9,6 @@ for every node made a 28.8k-line module take minutes (quadratic).
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,8 +24,6 @@ __all__ = [
     "module_name",
     "node_col",
     "node_line",
-    "own_calls",
-    "walk_own",
 ]
 
 FunctionNode = ast.FunctionDef | ast.AsyncFunctionDef
@@ -116,7 +113,7 @@ class ModuleContext:
     # node -> (enclosing def, enclosing class); the tuples are shared between siblings,
     # one dict instead of two: the AST of an 800-file bot is millions of nodes.
     scopes: dict[ast.AST, Scopes] = field(default_factory=dict)
-    own: dict[ast.AST, list[ast.AST]] = field(default_factory=dict)
+    own: dict[FunctionNode, list[ast.AST]] = field(default_factory=dict)
     calls: list[ast.Call] = field(default_factory=list)
     nodes: list[ast.AST] = field(default_factory=list)
     class_defs: dict[str, ast.ClassDef] = field(default_factory=dict)
@@ -186,7 +183,12 @@ class ModuleContext:
         return self.scopes.get(node, _NO_SCOPES)[1]
 
     def own_nodes(self, function: FunctionNode) -> list[ast.AST]:
-        """The nodes of *function*'s own body (see :func:`walk_own`), in source order."""
+        """The nodes of *function*'s own body, in source order: the code that runs when it runs.
+
+        Nested ``def``/``lambda``/``class`` bodies are not part of it (a nested sync
+        ``def`` or a lambda inside an ``async def`` runs elsewhere, often in a worker
+        thread), nor are the function's decorators and defaults.
+        """
         return self.own[function]
 
     def declared_globals(self, function: FunctionNode | None) -> frozenset[str]:
@@ -349,35 +351,6 @@ def call_name(call: ast.Call) -> str | None:
     if isinstance(call.func, ast.Attribute):
         return call.func.attr
     return None
-
-
-def walk_own(node: ast.AST) -> Iterator[ast.AST]:
-    """Every node of *node*'s own body, not descending into nested defs, lambdas, classes.
-
-    For a function this is the code that runs when the function runs; a nested
-    sync ``def`` or a lambda inside an ``async def`` runs elsewhere (often in a
-    worker thread), so it is not part of the async body. Rules over a module use
-    the cached :meth:`ModuleContext.own_nodes` instead.
-    """
-    if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
-        stack: list[ast.AST] = list(reversed(node.body))
-    elif isinstance(node, ast.Lambda):
-        stack = [node.body]
-    else:
-        stack = list(reversed(list(ast.iter_child_nodes(node))))
-    while stack:
-        current = stack.pop()
-        yield current
-        if isinstance(current, _SCOPES):
-            continue
-        stack.extend(reversed(list(ast.iter_child_nodes(current))))
-
-
-def own_calls(ctx: ModuleContext, function: FunctionNode) -> Iterator[ast.Call]:
-    """The calls in *function*'s own body (see :func:`walk_own`), in source order."""
-    for child in ctx.own_nodes(function):
-        if isinstance(child, ast.Call):
-            yield child
 
 
 def node_line(node: ast.AST) -> int:

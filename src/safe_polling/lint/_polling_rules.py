@@ -248,13 +248,12 @@ def check_program(
         return
     callers = program_callers(program, graph)
     chains = [chain(p.ctx, p.call, p.within, callers) for p in places]
-    again = [
-        (place, next(j for j in range(i) if can_both_run(chains[i], chains[j])))
-        for i, place in enumerate(places)
-        if any(can_both_run(chains[i], chains[j]) for j in range(i))
-    ]
-    for place, j in again:
-        first = places[j]
+    again: list[tuple[StartSite, StartSite]] = []  # (a start, an earlier one it can join)
+    for i, place in enumerate(places):
+        earlier = next((j for j in range(i) if can_both_run(chains[i], chains[j])), None)
+        if earlier is not None:
+            again.append((place, places[earlier]))
+    for place, first in again:
         yield MULTIPLE_STARTS.at(
             place.ctx,
             place.call,
@@ -307,8 +306,6 @@ def _flag_guards(ctx: ModuleContext) -> Iterator[Finding]:
     # A `global X` is a polling flag when the function tests X, sets it to a constant
     # and starts polling: other globals (counters, caches) are not.
     for function in ctx.own:
-        if not isinstance(function, ast.FunctionDef | ast.AsyncFunctionDef):
-            continue
         own = ctx.own_nodes(function)
         if not any(isinstance(n, ast.Call) and start_kind(ctx, n) == "raw" for n in own):
             continue

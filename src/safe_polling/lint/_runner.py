@@ -31,16 +31,20 @@ from ._engine import (
 from ._graph import CallGraph
 from ._output import fingerprinted
 
+# Every rule, by id, in id order (the order of --list-rules and of SARIF's rule index).
 RULES: dict[str, Rule] = {
     rule.id: rule
-    for rule in (
-        SYNTAX_ERROR,
-        *_polling_rules.RULES,
-        *_error_handler_rules.RULES,
-        *_blocking_rules.RULES,
-        *_webhook_rules.RULES,
-        *_secret_rules.RULES,
-        *_coroutine_rules.RULES,
+    for rule in sorted(
+        (
+            SYNTAX_ERROR,
+            *_polling_rules.RULES,
+            *_error_handler_rules.RULES,
+            *_blocking_rules.RULES,
+            *_webhook_rules.RULES,
+            *_secret_rules.RULES,
+            *_coroutine_rules.RULES,
+        ),
+        key=lambda rule: rule.id,
     )
 }
 PathArg = str | os.PathLike[str]

@@ -17,7 +17,7 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass
 
-from ._context import FunctionKey, FunctionNode, ModuleContext, dotted
+from ._context import FunctionKey, FunctionNode, ModuleContext, dotted, node_col, node_line
 
 __all__ = ["DB_RULE", "HTTP_RULE", "WAIT_RULE", "Scope", "Tracked", "Tracker", "bindings"]
 
@@ -160,7 +160,7 @@ class Tracker:
         self.factories: Scope = {}
         self._scopes: dict[ast.AST, Scope] = {}
         self._binding_nodes = [node for node in ctx.nodes if _binds(node)]
-        self._binding_nodes.sort(key=lambda n: (n.lineno, n.col_offset))  # type: ignore[attr-defined]
+        self._binding_nodes.sort(key=lambda n: (node_line(n), node_col(n)))
         self.module: Scope = self._module_scope()
         self.factories = self._factories()
         self._scopes.clear()
@@ -251,5 +251,8 @@ class Tracker:
         return found
 
 
+_BINDERS = (ast.Assign, ast.AnnAssign, ast.With, ast.AsyncWith)
+
+
 def _binds(node: ast.AST) -> bool:
-    return isinstance(node, ast.Assign | ast.AnnAssign | ast.With | ast.AsyncWith)
+    return isinstance(node, _BINDERS)

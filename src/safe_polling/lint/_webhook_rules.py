@@ -40,11 +40,13 @@ _ROUTE_REGISTRARS = frozenset(
 )
 
 
-def _webhook_calls(program: Sequence[ModuleContext]) -> Iterator[tuple[ModuleContext, ast.Call]]:
+def _webhook_calls(
+    program: Sequence[ModuleContext],
+) -> Iterator[tuple[ModuleContext, ast.Call, str]]:
     for ctx in program:
         for call in ctx.calls:
             if isinstance(call.func, ast.Attribute) and call.func.attr in _WEBHOOK_ATTRS:
-                yield ctx, call
+                yield ctx, call, call.func.attr
 
 
 def check_program(program: Sequence[ModuleContext], graph: CallGraph) -> Iterator[Finding]:
@@ -55,7 +57,7 @@ def check_program(program: Sequence[ModuleContext], graph: CallGraph) -> Iterato
     callers = program_callers(program, graph)
     poll_chains = [chain(p.ctx, p.call, p.within, callers) for p in places]
     handlers = _request_handlers(program, graph)
-    for ctx, call in _webhook_calls(program):
+    for ctx, call, method in _webhook_calls(program):
         function = ctx.enclosing_function(call)
         within = ctx.function_key(function) if function else None
         links = chain(ctx, call, within, callers)
@@ -70,7 +72,7 @@ def check_program(program: Sequence[ModuleContext], graph: CallGraph) -> Iterato
                 f"(at {clash.ctx.location(clash.call)}) on the same run; while a webhook is "
                 "set every getUpdates fails with 409",
             )
-        if call.func.attr in _SET_WEBHOOK and within in handlers:  # type: ignore[attr-defined]
+        if method in _SET_WEBHOOK and within in handlers:
             yield WEBHOOK_PER_REQUEST.at(
                 ctx,
                 call,
@@ -88,9 +90,7 @@ def _request_handlers(
     queue: list[FunctionKey] = []
     for ctx in program:
         for function in ctx.own:
-            if isinstance(function, ast.FunctionDef | ast.AsyncFunctionDef) and any(
-                _is_route(decorator) for decorator in function.decorator_list
-            ):
+            if any(_is_route(decorator) for decorator in function.decorator_list):
                 key = ctx.function_key(function)
                 found[key] = (ctx.module, function.name)
                 queue.append(key)

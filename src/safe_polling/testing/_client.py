@@ -22,6 +22,11 @@ if TYPE_CHECKING:
     from telegram.ext._applicationbuilder import InitApplicationBuilder
 
 
+__all__ = [
+    "FakeBotAPIClient",
+]
+
+
 class FakeBotAPIClient:
     """Async client of the control API of a fake started with ``python -m safe_polling.testing``.
 

@@ -1,4 +1,8 @@
-"""The JSON control API (``/_control/...``) that lets other processes drive a fake."""
+"""The JSON control API (``/_control/...``) that lets other processes drive a fake.
+
+The routes see the fake only through :class:`Controlled`, the part of ``FakeBotAPI`` they
+use, so this module does not import the server (which registers these routes).
+"""
 
 from __future__ import annotations
 
@@ -6,18 +10,98 @@ import base64
 import binascii
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from aiohttp import web
 
-if TYPE_CHECKING:
-    from safe_polling.testing._server import FakeBotAPI
+from safe_polling.testing._records import Call, FakeStats, Sent, SentPredicate
 
-_Route = Callable[["FakeBotAPI", dict[str, Any]], Any]
+__all__ = ["Controlled", "add_routes"]
+
+
+class Controlled(Protocol):
+    """What the control routes need of a fake (``FakeBotAPI`` has it); ``inject/<kind>``
+    calls its ``inject_<kind>`` methods by name."""
+
+    @property
+    def token(self) -> str: ...
+    @property
+    def username(self) -> str: ...
+    @property
+    def base_url(self) -> str: ...
+    @property
+    def base_file_url(self) -> str: ...
+    @property
+    def calls(self) -> list[Call]: ...
+    @property
+    def stats(self) -> FakeStats: ...
+    @property
+    def sent_count(self) -> int: ...
+    def sent(self, chat_id: int | None = None, *, token: str | None = None) -> list[Sent]: ...
+    async def wait_for(
+        self,
+        what: str | SentPredicate,
+        *,
+        chat_id: int | None = None,
+        timeout: float = 5.0,
+        after: int = 0,
+    ) -> Sent: ...
+    def set_webhook(self, url: str, *, token: str | None = None) -> None: ...
+    def set_webhook_error(self, message: str, *, token: str | None = None) -> None: ...
+    def fail_next(
+        self,
+        method: str,
+        error_code: int = 429,
+        description: str | None = None,
+        *,
+        retry_after: int | None = None,
+        times: int = 1,
+        token: str | None = None,
+    ) -> None: ...
+    def pending_updates(self, *, token: str | None = None) -> list[dict[str, Any]]: ...
+    def file_bytes(self, file_id: str, *, token: str | None = None) -> bytes: ...
+    def reset_stats(self) -> None: ...
+    def reset(self) -> None: ...
+    def add_user(
+        self,
+        user_id: int,
+        first_name: str = "Test",
+        *,
+        username: str | None = None,
+        is_bot: bool = False,
+        token: str | None = None,
+    ) -> dict[str, Any]: ...
+    def add_group(
+        self,
+        chat_id: int,
+        title: str | None = None,
+        *,
+        members: dict[int, str] | None = None,
+        kind: str | None = None,
+        token: str | None = None,
+    ) -> dict[str, Any]: ...
+    def block_bot(self, user_id: int, *, token: str | None = None) -> dict[str, Any]: ...
+    def unblock_bot(self, user_id: int, *, token: str | None = None) -> dict[str, Any]: ...
+    def set_member_status(
+        self,
+        chat_id: int,
+        user_id: int,
+        status: str,
+        *,
+        by: int | None = None,
+        token: str | None = None,
+    ) -> dict[str, Any]: ...
+    def advance_time(self, seconds: float) -> None: ...
+    def set_latency(self, seconds: float, *, method: str | None = None) -> None: ...
+    @property
+    def latency(self) -> dict[str, Any]: ...
+
+
+_Route = Callable[[Controlled, dict[str, Any]], Any]
 MAX_WAIT = 30.0
 
 
-def _inject(api: FakeBotAPI, kind: str, body: dict[str, Any]) -> dict[str, Any]:
+def _inject(api: Controlled, kind: str, body: dict[str, Any]) -> dict[str, Any]:
     """``inject/<kind>``: the keyword arguments of ``api.inject_<kind>`` as a JSON object
     (``data_b64`` instead of bytes for photos)."""
     method = getattr(api, f"inject_{kind}", None) if kind.isidentifier() else None
@@ -29,7 +113,7 @@ def _inject(api: FakeBotAPI, kind: str, body: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
-def _info(api: FakeBotAPI, body: dict[str, Any]) -> Any:
+def _info(api: Controlled, body: dict[str, Any]) -> Any:
     return {
         "token": api.token,
         "username": api.username,
@@ -38,79 +122,79 @@ def _info(api: FakeBotAPI, body: dict[str, Any]) -> Any:
     }
 
 
-def _webhook(api: FakeBotAPI, body: dict[str, Any]) -> Any:
+def _webhook(api: Controlled, body: dict[str, Any]) -> Any:
     api.set_webhook(body["url"], token=body.get("token"))
     return {}
 
 
-def _webhook_error(api: FakeBotAPI, body: dict[str, Any]) -> Any:
+def _webhook_error(api: Controlled, body: dict[str, Any]) -> Any:
     api.set_webhook_error(body["message"], token=body.get("token"))
     return {}
 
 
-def _fail_next(api: FakeBotAPI, body: dict[str, Any]) -> Any:
+def _fail_next(api: Controlled, body: dict[str, Any]) -> Any:
     api.fail_next(**body)
     return {}
 
 
-def _latency(api: FakeBotAPI, body: dict[str, Any]) -> Any:
+def _latency(api: Controlled, body: dict[str, Any]) -> Any:
     """Set a round trip when ``seconds`` is given (``method`` for one method); show them all."""
     if "seconds" in body:
         api.set_latency(float(body["seconds"]), method=body.get("method"))
     return api.latency
 
 
-def _calls(api: FakeBotAPI, body: dict[str, Any]) -> Any:
+def _calls(api: Controlled, body: dict[str, Any]) -> Any:
     return {"calls": [asdict(c) for c in api.calls]}
 
 
-def _stats(api: FakeBotAPI, body: dict[str, Any]) -> Any:
+def _stats(api: Controlled, body: dict[str, Any]) -> Any:
     return api.stats.to_dict()
 
 
-def _pending(api: FakeBotAPI, body: dict[str, Any]) -> Any:
+def _pending(api: Controlled, body: dict[str, Any]) -> Any:
     return {"updates": api.pending_updates(token=body.get("token"))}
 
 
-def _file(api: FakeBotAPI, body: dict[str, Any]) -> Any:
+def _file(api: Controlled, body: dict[str, Any]) -> Any:
     data = api.file_bytes(body["file_id"], token=body.get("token"))
     return {"data_b64": base64.b64encode(data).decode()}
 
 
-def _reset_stats(api: FakeBotAPI, body: dict[str, Any]) -> Any:
+def _reset_stats(api: Controlled, body: dict[str, Any]) -> Any:
     api.reset_stats()
     return {}
 
 
-def _add_user(api: FakeBotAPI, body: dict[str, Any]) -> Any:
+def _add_user(api: Controlled, body: dict[str, Any]) -> Any:
     return {"user": api.add_user(**body)}
 
 
-def _add_group(api: FakeBotAPI, body: dict[str, Any]) -> Any:
+def _add_group(api: Controlled, body: dict[str, Any]) -> Any:
     members = body.pop("members", None)
     if members is not None:
         body["members"] = {int(k): v for k, v in members.items()}
     return {"chat": api.add_group(**body)}
 
 
-def _block(api: FakeBotAPI, body: dict[str, Any]) -> Any:
+def _block(api: Controlled, body: dict[str, Any]) -> Any:
     return {"update": api.block_bot(**body)}
 
 
-def _unblock(api: FakeBotAPI, body: dict[str, Any]) -> Any:
+def _unblock(api: Controlled, body: dict[str, Any]) -> Any:
     return {"update": api.unblock_bot(**body)}
 
 
-def _member_status(api: FakeBotAPI, body: dict[str, Any]) -> Any:
+def _member_status(api: Controlled, body: dict[str, Any]) -> Any:
     return {"update": api.set_member_status(**body)}
 
 
-def _advance_time(api: FakeBotAPI, body: dict[str, Any]) -> Any:
+def _advance_time(api: Controlled, body: dict[str, Any]) -> Any:
     api.advance_time(float(body["seconds"]))
     return {}
 
 
-def _reset(api: FakeBotAPI, body: dict[str, Any]) -> Any:
+def _reset(api: Controlled, body: dict[str, Any]) -> Any:
     api.reset()
     return {}
 
@@ -136,7 +220,7 @@ _SIMPLE: dict[str, _Route] = {
 }
 
 
-async def _sent(api: FakeBotAPI, body: dict[str, Any]) -> Any:
+async def _sent(api: Controlled, body: dict[str, Any]) -> Any:
     """Sent records from ``after`` on; with ``wait`` > 0, wait for at least one new record."""
     after = int(body.get("after", 0))
     wait = min(float(body.get("wait", 0)), MAX_WAIT)
@@ -157,7 +241,7 @@ async def _body(request: web.Request) -> dict[str, Any]:
     return values
 
 
-def _handler(api: FakeBotAPI) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+def _handler(api: Controlled) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     async def handle(request: web.Request) -> web.StreamResponse:
         name = request.match_info["name"]
         try:
@@ -185,6 +269,6 @@ def _handler(api: FakeBotAPI) -> Callable[[web.Request], Awaitable[web.StreamRes
     return handle
 
 
-def add_routes(app: web.Application, api: FakeBotAPI) -> None:
+def add_routes(app: web.Application, api: Controlled) -> None:
     """Register ``/_control/{name}`` (GET or POST, JSON in and out)."""
     app.router.add_route("*", "/_control/{name:.+}", _handler(api))

@@ -16,6 +16,13 @@ from safe_polling.testing._params import ApiError
 from safe_polling.testing._records import Call, FakeStats, Sent
 from safe_polling.testing._state import BotState
 
+__all__ = [
+    "DEFAULT_USERNAME",
+    "Core",
+    "check_token_shape",
+    "make_token",
+]
+
 DEFAULT_USERNAME = "fake_test_bot"
 
 

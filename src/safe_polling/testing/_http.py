@@ -16,6 +16,12 @@ from safe_polling.testing._methods import BY_LOWER, METHODS
 from safe_polling.testing._params import Answer, ApiError, read_params, recordable
 from safe_polling.testing._records import Call
 
+__all__ = [
+    "BotHandler",
+    "add_routes",
+    "envelope",
+]
+
 _LOG = logging.getLogger("safe_polling.testing")
 
 

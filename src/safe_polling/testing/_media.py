@@ -18,6 +18,16 @@ from safe_polling.testing._messages import (
 from safe_polling.testing._params import Upload, bad_request, get_int, get_json, get_str, present
 from safe_polling.testing._state import BotState, StoredFile
 
+__all__ = [
+    "KINDS",
+    "MAX_CAPTION",
+    "MAX_GROUP",
+    "edit_message_media",
+    "get_file",
+    "send_media",
+    "send_media_group",
+]
+
 MAX_CAPTION = 1024
 # method -> (field, folder on the file server, default suffix)
 KINDS = {

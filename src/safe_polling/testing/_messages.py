@@ -17,6 +17,27 @@ from safe_polling.testing._params import (
 )
 from safe_polling.testing._state import BotState, StoredMessage
 
+__all__ = [
+    "CHAT_ACTIONS",
+    "MAX_TEXT",
+    "NOT_MODIFIED",
+    "answer_callback_query",
+    "apply_edit",
+    "chat_id_of",
+    "delete_message",
+    "edit_message_caption",
+    "edit_message_reply_markup",
+    "edit_message_text",
+    "editable",
+    "formatted",
+    "inline_markup",
+    "quote_of",
+    "reply_to",
+    "send_bot_message",
+    "send_chat_action",
+    "send_message",
+]
+
 MAX_TEXT = 4096
 NOT_MODIFIED = (
     "message is not modified: specified new message content and reply markup are exactly "
@@ -121,6 +142,24 @@ def reply_to(state: BotState, chat_id: int, params: dict[str, Any]) -> dict[str,
     return stored.message
 
 
+def quote_of(replied: dict[str, Any] | None, params: dict[str, Any]) -> dict[str, Any] | None:
+    """The TextQuote of ``reply_parameters.quote``, which must be part of the replied text.
+
+    Raises:
+        ApiError: ``QUOTE_TEXT_INVALID`` when the quote is not in the replied message.
+    """
+    reply = get_json(params, "reply_parameters", "reply parameters")
+    quote = reply.get("quote") if isinstance(reply, dict) else None
+    if replied is None or not quote:
+        return None
+    text = str(replied.get("text", replied.get("caption", "")))
+    position = text.find(str(quote))
+    if position < 0:
+        raise bad_request("QUOTE_TEXT_INVALID")
+    utf16_position = _objects.utf16_len(text[:position])
+    return {"text": str(quote), "position": utf16_position, "is_manual": True}
+
+
 def send_bot_message(
     core: Core, state: BotState, method: str, params: dict[str, Any], **fields: Any
 ) -> dict[str, Any]:
@@ -129,13 +168,16 @@ def send_bot_message(
     # Parameters are parsed before the chat is looked up, as on the real server.
     markup = inline_markup(params)
     _world.check_writable(state, chat_id)
+    replied = reply_to(state, chat_id, params)
+    quote = quote_of(replied, params)
     if state.flood is not None:
         state.flood.take(chat_id, state.clock.now())
     msg = _objects.message(
         state.new_message_id(chat_id),
         state.chat_obj(chat_id),
         _objects.bot_user(state.bot_id, state.username),
-        reply_to_message=reply_to(state, chat_id, params),
+        reply_to_message=replied,
+        quote=quote,
         reply_markup=markup,
         **fields,
     )

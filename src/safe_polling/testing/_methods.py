@@ -26,6 +26,18 @@ from safe_polling.testing._core import Core
 from safe_polling.testing._params import bad_request, get_int, get_json, get_str
 from safe_polling.testing._state import BotState
 
+__all__ = [
+    "BY_LOWER",
+    "METHODS",
+    "Handler",
+    "delete_my_commands",
+    "get_me",
+    "get_my_commands",
+    "set_chat_menu_button",
+    "set_my_commands",
+    "set_profile_text",
+]
+
 Handler = Callable[[Core, BotState, dict[str, Any]], Awaitable[Any]]
 _COMMAND_NAME = re.compile(r"[a-z0-9_]{1,32}")
 

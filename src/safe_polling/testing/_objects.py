@@ -9,6 +9,21 @@ import re
 import time
 from typing import Any
 
+__all__ = [
+    "NOT_BY_DEFAULT",
+    "UPDATE_TYPES",
+    "bot_user",
+    "chat",
+    "chat_full_info",
+    "command_entities",
+    "get_me",
+    "message",
+    "now",
+    "update_type",
+    "user",
+    "utf16_len",
+]
+
 # What the real clients mark as a command at the start of a message: /name or /name@bot.
 _COMMAND = re.compile(r"/[A-Za-z0-9_]{1,32}(?:@[A-Za-z0-9_]{3,32})?(?=\s|$)")
 

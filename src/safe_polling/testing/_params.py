@@ -15,6 +15,21 @@ from typing import Any
 from aiohttp import BodyPartReader, web
 from aiohttp.http_exceptions import HttpProcessingError
 
+__all__ = [
+    "Answer",
+    "ApiError",
+    "Upload",
+    "bad_request",
+    "decode_value",
+    "get_bool",
+    "get_int",
+    "get_json",
+    "get_str",
+    "present",
+    "read_params",
+    "recordable",
+]
+
 # Free-text fields stay strings even when they look like JSON ("123", "true").
 _STRING_FIELDS = frozenset(
     {

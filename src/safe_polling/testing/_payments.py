@@ -14,6 +14,7 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
+from safe_polling.testing import _objects
 from safe_polling.testing._core import Core
 from safe_polling.testing._messages import chat_id_of, send_bot_message
 from safe_polling.testing._params import (
@@ -26,6 +27,16 @@ from safe_polling.testing._params import (
     recordable,
 )
 from safe_polling.testing._state import BotState
+
+__all__ = [
+    "CURRENCIES",
+    "QUERY_INVALID",
+    "answer_pre_checkout_query",
+    "answer_shipping_query",
+    "create_invoice_link",
+    "refund_star_payment",
+    "send_invoice",
+]
 
 QUERY_INVALID = "query is too old and response timeout expired or query ID is invalid"
 # Telegram's supported currencies (ISO 4217) plus Telegram Stars.
@@ -251,5 +262,11 @@ async def refund_star_payment(core: Core, state: BotState, params: dict[str, Any
     if charge[1]:
         raise bad_request("CHARGE_ALREADY_REFUNDED")
     state.charges[charge_id] = (user_id, True)
+    paid = next((t for t in state.star_transactions if t["id"] == charge_id), None)
+    if paid is not None:
+        state.star_balance -= paid["amount"]
+        refund = {**paid, "date": _objects.now(), "receiver": paid["source"]}
+        del refund["source"]
+        state.star_transactions.append(refund)
     core.record_sent(state, "refundStarPayment", user_id, recordable(params), None, True)
     return True

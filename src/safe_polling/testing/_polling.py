@@ -27,6 +27,20 @@ from safe_polling.testing._records import (
 )
 from safe_polling.testing._state import BotState, Waiter
 
+__all__ = [
+    "MAX_TIMEOUT",
+    "OTHER_GET_UPDATES",
+    "TERMINATED_BY_SET_WEBHOOK",
+    "WEBHOOK_ACTIVE",
+    "conflict",
+    "delete_webhook",
+    "get_updates",
+    "get_webhook_info",
+    "install_webhook",
+    "set_webhook",
+    "set_webhook_error",
+]
+
 MAX_TIMEOUT = 50
 OTHER_GET_UPDATES = (
     "Conflict: terminated by other getUpdates request; "

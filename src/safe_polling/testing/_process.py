@@ -13,6 +13,13 @@ from safe_polling.testing._client import FakeBotAPIClient
 from safe_polling.testing._core import DEFAULT_USERNAME
 from safe_polling.testing._server import FakeBotAPI
 
+__all__ = [
+    "READY_PREFIX",
+    "main",
+    "serve",
+    "spawn_fake_bot_api",
+]
+
 READY_PREFIX = "FakeBotAPI listening on "
 
 

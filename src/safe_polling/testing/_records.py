@@ -10,6 +10,19 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+__all__ = [
+    "CONFLICT_OTHER_GET_UPDATES",
+    "CONFLICT_SET_WEBHOOK",
+    "CONFLICT_WEBHOOK_ACTIVE",
+    "Call",
+    "FakeStats",
+    "Sent",
+    "SentPredicate",
+    "TokenStats",
+    "describe_sent",
+    "sent_matcher",
+]
+
 # The three kinds of 409 Conflict answers, keys of the ``conflicts`` counters.
 CONFLICT_OTHER_GET_UPDATES = "other_get_updates"
 CONFLICT_WEBHOOK_ACTIVE = "webhook_active"

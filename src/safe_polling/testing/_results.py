@@ -114,6 +114,12 @@ def _star_amount(state: BotState, params: dict[str, Any]) -> dict[str, Any]:
     return {"amount": state.star_balance}
 
 
+def _star_transactions(state: BotState, params: dict[str, Any]) -> dict[str, Any]:
+    offset = get_int(params, "offset")
+    limit = min(max(get_int(params, "limit", 100), 1), 100)
+    return {"transactions": state.star_transactions[offset : offset + limit]}
+
+
 def _menu_button(state: BotState, params: dict[str, Any]) -> dict[str, Any]:
     return state.menu_buttons.get(get_int(params, "chat_id"), {"type": "default"})
 
@@ -158,7 +164,7 @@ RESULTS: dict[str, ResultBuilder] = {
     "description": _bot_text("description", "description"),
     "short_description": _bot_text("short_description", "short_description"),
     "name": _bot_text("name", "name"),
-    "star_transactions": _constant({"transactions": []}),
+    "star_transactions": _star_transactions,
     "sticker_set": _sticker_set,
     "user_chat_boosts": _constant({"boosts": []}),
     "user_profile_audios": _constant({"total_count": 0, "audios": []}),

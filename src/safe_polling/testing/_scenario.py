@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from safe_polling.testing import _inject, _world
+from safe_polling.testing import _events, _inject, _world
 from safe_polling.testing._flood import FloodLimits
 
 if TYPE_CHECKING:
@@ -79,12 +79,12 @@ class Scenario:
         """The user blocks the bot: sends to them now fail with 403; a ``my_chat_member``
         update (status ``kicked``) is queued."""
         state = self._state(token)
-        return _inject.member_change(state, user_id, state.bot_id, "kicked", user_id)
+        return _events.member_change(state, user_id, state.bot_id, "kicked", user_id)
 
     def unblock_bot(self, user_id: int, *, token: str | None = None) -> dict[str, Any]:
         """The user unblocks the bot (``my_chat_member`` with status ``member``)."""
         state = self._state(token)
-        return _inject.member_change(state, user_id, state.bot_id, "member", user_id)
+        return _events.member_change(state, user_id, state.bot_id, "member", user_id)
 
     def set_member_status(
         self,
@@ -108,7 +108,7 @@ class Scenario:
         state = self._state(token)
         if user_id != state.bot_id:
             _inject.sender(state, user_id)
-        return _inject.member_change(state, chat_id, user_id, status, by)
+        return _events.member_change(state, chat_id, user_id, status, by)
 
     def bot_id(self, token: str | None = None) -> int:
         """The bot's user id (the number before ``:`` in its token)."""
@@ -265,13 +265,13 @@ class Scenario:
         self, user_id: int, query: str, *, offset: str = "", token: str | None = None
     ) -> dict[str, Any]:
         """Queue an inline query (answer it with answerInlineQuery)."""
-        return _inject.inline_query(self._state(token), user_id, query, offset)
+        return _events.inline_query(self._state(token), user_id, query, offset)
 
     def inject_chosen_inline_result(
         self, user_id: int, result_id: str, query: str, *, token: str | None = None
     ) -> dict[str, Any]:
         """Queue ``chosen_inline_result``."""
-        return _inject.chosen_inline_result(self._state(token), user_id, result_id, query)
+        return _events.chosen_inline_result(self._state(token), user_id, result_id, query)
 
     def inject_shipping_query(
         self,
@@ -282,7 +282,7 @@ class Scenario:
         token: str | None = None,
     ) -> dict[str, Any]:
         """Queue a shipping query (answer it with answerShippingQuery within 10 s)."""
-        return _inject.shipping_query(self._state(token), user_id, payload, address)
+        return _events.shipping_query(self._state(token), user_id, payload, address)
 
     def inject_pre_checkout_query(
         self,
@@ -294,7 +294,7 @@ class Scenario:
         token: str | None = None,
     ) -> dict[str, Any]:
         """Queue a pre-checkout query (answer it with answerPreCheckoutQuery within 10 s)."""
-        return _inject.pre_checkout_query(
+        return _events.pre_checkout_query(
             self._state(token), user_id, payload, total_amount, currency
         )
 
@@ -309,7 +309,7 @@ class Scenario:
         token: str | None = None,
     ) -> dict[str, Any]:
         """Queue a ``successful_payment`` message; the charge becomes refundable."""
-        return _inject.successful_payment(
+        return _events.successful_payment(
             self._state(token),
             user_id,
             payload,
@@ -326,13 +326,13 @@ class Scenario:
         Raises:
             LookupError: unknown or closed poll, or a choice it does not have.
         """
-        return _inject.poll_answer(self._state(token), user_id, poll_id, option_ids)
+        return _events.poll_answer(self._state(token), user_id, poll_id, option_ids)
 
     def inject_chat_join_request(
         self, chat_id: int, user_id: int, *, token: str | None = None
     ) -> dict[str, Any]:
         """Queue ``chat_join_request`` (approve or decline it with the Bot API methods)."""
-        return _inject.chat_join_request(self._state(token), chat_id, user_id)
+        return _events.chat_join_request(self._state(token), chat_id, user_id)
 
     def inject_message_reaction(
         self,
@@ -344,25 +344,25 @@ class Scenario:
         token: str | None = None,
     ) -> dict[str, Any]:
         """Queue ``message_reaction`` (only delivered when asked for in ``allowed_updates``)."""
-        return _inject.message_reaction(self._state(token), chat_id, message_id, user_id, emoji)
+        return _events.message_reaction(self._state(token), chat_id, message_id, user_id, emoji)
 
     def inject_message_reaction_count(
         self, chat_id: int, message_id: int, counts: dict[str, int], *, token: str | None = None
     ) -> dict[str, Any]:
         """Queue ``message_reaction_count`` (anonymous counts, e.g. on a channel post)."""
-        return _inject.message_reaction_count(self._state(token), chat_id, message_id, counts)
+        return _events.message_reaction_count(self._state(token), chat_id, message_id, counts)
 
     def inject_chat_boost(
         self, chat_id: int, user_id: int, *, removed: bool = False, token: str | None = None
     ) -> dict[str, Any]:
         """Queue ``chat_boost`` (or ``removed_chat_boost``)."""
-        return _inject.chat_boost(self._state(token), chat_id, user_id, removed=removed)
+        return _events.chat_boost(self._state(token), chat_id, user_id, removed=removed)
 
     def inject_business_connection(
         self, user_id: int, *, enabled: bool = True, token: str | None = None
     ) -> dict[str, Any]:
         """Queue ``business_connection``; its id is ``"biz<user_id>"``."""
-        return _inject.business_connection(self._state(token), user_id, enabled=enabled)
+        return _events.business_connection(self._state(token), user_id, enabled=enabled)
 
     def inject_business_message(
         self,
@@ -374,20 +374,20 @@ class Scenario:
     ) -> dict[str, Any]:
         """Queue ``business_message`` (or ``edited_business_message``)."""
         state = self._state(token)
-        return _inject.business_message(state, user_id, text, f"biz{user_id}", edited=edited)
+        return _events.business_message(state, user_id, text, f"biz{user_id}", edited=edited)
 
     def inject_deleted_business_messages(
         self, chat_id: int, message_ids: list[int], *, token: str | None = None
     ) -> dict[str, Any]:
         """Queue ``deleted_business_messages``."""
         state = self._state(token)
-        return _inject.deleted_business_messages(state, chat_id, message_ids, f"biz{chat_id}")
+        return _events.deleted_business_messages(state, chat_id, message_ids, f"biz{chat_id}")
 
     def inject_purchased_paid_media(
         self, user_id: int, payload: str, *, token: str | None = None
     ) -> dict[str, Any]:
         """Queue ``purchased_paid_media``."""
-        return _inject.purchased_paid_media(self._state(token), user_id, payload)
+        return _events.purchased_paid_media(self._state(token), user_id, payload)
 
     def inject_raw(self, update: dict[str, Any], *, token: str | None = None) -> dict[str, Any]:
         """Queue any update dict (``update_id`` is added unless present), checked first by

@@ -26,6 +26,11 @@ if TYPE_CHECKING:
     from telegram.ext._applicationbuilder import InitApplicationBuilder
 
 
+__all__ = [
+    "FakeBotAPI",
+]
+
+
 class FakeBotAPI(Scenario):
     """An offline, faithful fake of the Telegram Bot API server, for tests.
 

@@ -18,6 +18,18 @@ if TYPE_CHECKING:
     from safe_polling.testing._polls import StoredPoll
     from safe_polling.testing._world import ChatRecord
 
+__all__ = [
+    "FUTURE_OFFSET_SLACK",
+    "QUERY_TTL",
+    "BotState",
+    "Queries",
+    "Query",
+    "StoredFile",
+    "StoredMessage",
+    "Waiter",
+    "Webhook",
+]
+
 _file_numbers = itertools.count(1)
 _query_numbers = itertools.count(1)
 
@@ -145,7 +157,9 @@ class BotState:
     # (setMyName/setMyDescription/setMyShortDescription key, language) -> text
     profile: dict[tuple[str, str], str] = field(default_factory=dict)
     menu_buttons: dict[int, dict[str, Any]] = field(default_factory=dict)
+    # Telegram Stars the bot earned, and its StarTransactions (newest last)
     star_balance: int = 0
+    star_transactions: list[dict[str, Any]] = field(default_factory=list)
     clock: Clock = field(default_factory=Clock)
     flood: Limiter | None = None
     # counters

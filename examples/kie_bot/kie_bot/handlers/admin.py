@@ -27,8 +27,16 @@ def _is_admin(update: Update, context: Context) -> bool:
     return user is not None and user.id in services(context).settings.admin_ids
 
 
+# A grant past this is a typo (and past int64 the store refuses it with an error).
+_MAX_GRANT = 10**9
+
+
 def _ints(args: list[str] | None, count: int) -> list[int] | None:
-    if not args or len(args) != count or not all(a.lstrip("-").isdigit() for a in args):
+    """*count* positive whole numbers, or :obj:`None`.
+
+    ASCII digits only: ``str.isdigit`` also accepts "²", which ``int()`` then refuses.
+    """
+    if not args or len(args) != count or not all(a.isascii() and a.isdigit() for a in args):
         return None
     return [int(a) for a in args]
 
@@ -46,7 +54,7 @@ async def grant(update: Update, context: Context) -> None:
     lang = lang_of(update)
     values = _ints(context.args, 2)
     message = update.effective_message
-    if values is None or values[1] <= 0 or message is None:
+    if values is None or not 0 < values[1] <= _MAX_GRANT or message is None:
         await _reply(update, t(lang, "admin_grant_usage"))
         return
     user_id, credits = values
@@ -86,7 +94,7 @@ async def refund(update: Update, context: Context) -> None:
         return
     lang = lang_of(update)
     args = context.args or []
-    if len(args) != 2 or not args[0].isdigit():
+    if len(args) != 2 or _ints(args[:1], 1) is None:
         await _reply(update, t(lang, "admin_refund_usage"))
         return
     user_id, charge_id = int(args[0]), args[1]

@@ -7,7 +7,6 @@ import uuid
 from telegram import InlineKeyboardMarkup, Update
 from telegram.ext import Application, CallbackQueryHandler
 
-from kie_bot.catalog import Params
 from kie_bot.generations import StartResult
 from kie_bot.handlers.common import (
     Context,
@@ -19,6 +18,7 @@ from kie_bot.handlers.common import (
     send_menu,
     services,
 )
+from kie_bot.handlers.models import draft_params
 from kie_bot.storage import State
 from kie_bot.texts import t
 
@@ -55,7 +55,8 @@ async def confirm(update: Update, context: Context) -> None:
         await answer(update, t(lang, "stale"))
         await send_menu(update, context)
         return
-    params = Params(draft["prompt"], draft.get("choice"), tuple(draft["image_urls"]))
+    params = draft_params(draft)
+    price = model.price_for(params)
     result, balance = await generations.start(
         gen_id, user_id=user.id, chat_id=chat.id, lang=lang, model=model, params=params
     )
@@ -68,13 +69,11 @@ async def confirm(update: Update, context: Context) -> None:
         # top-up the new Confirm button starts it without going through the wizard again.
         draft["gen_id"] = uuid.uuid4().hex
         rows = list(packages_keyboard(lang, svc.catalog).inline_keyboard[:-1])
-        rows.append(
-            (button(t(lang, "btn_confirm", price=model.price), f"gen:go:{draft['gen_id']}"),)
-        )
+        rows.append((button(t(lang, "btn_confirm", price=price), f"gen:go:{draft['gen_id']}"),))
         rows.append((button(t(lang, "btn_cancel"), "wiz:cancel"),))
         await context.bot.send_message(
             chat.id,
-            t(lang, "not_enough", balance=balance, price=model.price),
+            t(lang, "not_enough", balance=balance, price=price),
             reply_markup=InlineKeyboardMarkup(rows),
         )
         return

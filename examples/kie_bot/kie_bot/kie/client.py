@@ -21,11 +21,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from types import TracebackType
 from typing import Any, Self
+from urllib.parse import quote, unquote
 
 import httpx
 
@@ -34,13 +35,19 @@ from kie_bot.kie.errors import KieError, KieServerError, KieTransportError, erro
 __all__ = [
     "DEFAULT_API_URL",
     "DEFAULT_UPLOAD_URL",
+    "FAMILIES",
+    "TEXT_PREFIX",
     "Api",
+    "Family",
     "KieClient",
     "TaskState",
     "TaskStatus",
+    "text_of",
+    "text_result_url",
 ]
 
 DEFAULT_API_URL = "https://api.kie.ai"
+TEXT_PREFIX = "data:text/plain;charset=utf-8,"
 DEFAULT_UPLOAD_URL = "https://kieai.redpandaai.co"
 
 
@@ -55,22 +62,6 @@ class Api(StrEnum):
     GPT4O = "gpt4o"
     FLUX = "flux"
     SUNO = "suno"
-
-
-CREATE_PATHS: dict[Api, str] = {
-    Api.MARKET: "/api/v1/jobs/createTask",
-    Api.VEO: "/api/v1/veo/generate",
-    Api.GPT4O: "/api/v1/gpt4o-image/generate",
-    Api.FLUX: "/api/v1/flux/kontext/generate",
-    Api.SUNO: "/api/v1/generate",
-}
-STATUS_PATHS: dict[Api, str] = {
-    Api.MARKET: "/api/v1/jobs/recordInfo",
-    Api.VEO: "/api/v1/veo/record-info",
-    Api.GPT4O: "/api/v1/gpt4o-image/record-info",
-    Api.FLUX: "/api/v1/flux/kontext/record-info",
-    Api.SUNO: "/api/v1/generate/record-info",
-}
 
 
 class TaskState(StrEnum):
@@ -191,7 +182,7 @@ class KieClient:
 
         .. versionadded:: 0.1.0
         """
-        data = await self._call("POST", self._api_url + CREATE_PATHS[api], json=dict(body))
+        data = await self._call("POST", self._api_url + FAMILIES[api].create, json=dict(body))
         task_id = data.get("taskId") if isinstance(data, dict) else None
         if not isinstance(task_id, str) or not task_id:
             raise KieServerError(200, "create answered without a taskId")
@@ -212,11 +203,11 @@ class KieClient:
 
         .. versionadded:: 0.1.0
         """
-        url = self._api_url + STATUS_PATHS[api]
+        url = self._api_url + FAMILIES[api].status
         data = await self._call("GET", url, params={"taskId": task_id}, retry=True)
         if not isinstance(data, dict):
             raise KieServerError(200, "status answered without data")
-        return _NORMALISERS[api](data)
+        return FAMILIES[api].normalise(data)
 
     async def get_credits(self) -> int:
         """Return the remaining credits of the KIE account (retried on transient errors).
@@ -326,6 +317,29 @@ def _loads(value: Any) -> Any:
     return value if value is not None else {}
 
 
+def text_result_url(value: Any) -> str:
+    """A text result as a ``data:text/plain`` URL, so it travels like any other result.
+
+    The ``text`` of an object (ElevenLabs speech-to-text), else the object as JSON.
+
+    .. versionadded:: 0.1.0
+    """
+    text = value.get("text") if isinstance(value, dict) else None
+    if not isinstance(text, str):
+        text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    return TEXT_PREFIX + quote(text, safe="")
+
+
+def text_of(url: str) -> str | None:
+    """The text of a :func:`text_result_url` (:obj:`None` for any other URL).
+
+    .. versionadded:: 0.1.0
+    """
+    if not url.startswith(TEXT_PREFIX):
+        return None
+    return unquote(url[len(TEXT_PREFIX) :], errors="replace")
+
+
 def _urls(value: Any) -> tuple[str, ...]:
     if isinstance(value, str):
         return (value,) if value else ()
@@ -339,6 +353,9 @@ def _market(data: dict[str, Any]) -> TaskStatus:
     if state == "success":
         result = _loads(data.get("resultJson"))
         urls = _urls(result.get("resultUrls")) if isinstance(result, dict) else ()
+        if not urls and isinstance(result, dict) and result.get("resultObject"):
+            # Text models (speech-to-text) answer an object instead of files.
+            urls = (text_result_url(result["resultObject"]),)
         return TaskStatus(TaskState.SUCCESS, urls)
     if state == "fail":
         error = data.get("failMsg") or data.get("failCode") or "generation failed"
@@ -371,10 +388,40 @@ def _suno(data: dict[str, Any]) -> TaskStatus:
     return TaskStatus(TaskState.PENDING, stage=status.lower())
 
 
-_NORMALISERS = {
-    Api.MARKET: _market,
-    Api.VEO: lambda d: _flagged(d, url_key="resultUrls"),
-    Api.GPT4O: lambda d: _flagged(d, url_key="resultUrls"),
-    Api.FLUX: lambda d: _flagged(d, url_key="resultImageUrl"),
-    Api.SUNO: _suno,
+@dataclass(frozen=True, slots=True)
+class Family:
+    """What differs between the KIE API families: the paths, and how status reads.
+
+    Attributes:
+        create (:obj:`str`): Path of the create request.
+        status (:obj:`str`): Path of the status query (``?taskId=``).
+        normalise (Callable): The status ``data`` to a :class:`TaskStatus`.
+
+    .. versionadded:: 0.1.0
+    """
+
+    create: str
+    status: str
+    normalise: Callable[[dict[str, Any]], TaskStatus]
+
+
+# One record per family (a test walks Api, so a new member without a record fails).
+FAMILIES: dict[Api, Family] = {
+    Api.MARKET: Family("/api/v1/jobs/createTask", "/api/v1/jobs/recordInfo", _market),
+    Api.VEO: Family(
+        "/api/v1/veo/generate",
+        "/api/v1/veo/record-info",
+        lambda d: _flagged(d, url_key="resultUrls"),
+    ),
+    Api.GPT4O: Family(
+        "/api/v1/gpt4o-image/generate",
+        "/api/v1/gpt4o-image/record-info",
+        lambda d: _flagged(d, url_key="resultUrls"),
+    ),
+    Api.FLUX: Family(
+        "/api/v1/flux/kontext/generate",
+        "/api/v1/flux/kontext/record-info",
+        lambda d: _flagged(d, url_key="resultImageUrl"),
+    ),
+    Api.SUNO: Family("/api/v1/generate", "/api/v1/generate/record-info", _suno),
 }

@@ -101,14 +101,15 @@ class _Task:
     fields: dict[str, Any] = field(default_factory=dict)
 
 
-# api family -> (create path, status path, media kind)
-_ROUTES = {
-    "market": ("/api/v1/jobs/createTask", "/api/v1/jobs/recordInfo"),
-    "veo": ("/api/v1/veo/generate", "/api/v1/veo/record-info"),
-    "gpt4o": ("/api/v1/gpt4o-image/generate", "/api/v1/gpt4o-image/record-info"),
-    "flux": ("/api/v1/flux/kontext/generate", "/api/v1/flux/kontext/record-info"),
-    "suno": ("/api/v1/generate", "/api/v1/generate/record-info"),
-}
+@dataclass(frozen=True)
+class _Family:
+    """One KIE API family as the fake serves it (its own copy of the wire paths)."""
+
+    create: str
+    status: str
+    build: Any  # (task, done, media base URL) -> the status "data" object
+
+
 _MESSAGES = {
     401: "You do not have access permissions",
     402: "Credits insufficient",
@@ -229,7 +230,7 @@ class FakeKie:
 
         .. versionadded:: 0.1.0
         """
-        paths = {_ROUTES[a][0] for a in ([api] if api else list(_ROUTES))}
+        paths = {_FAMILIES[a].create for a in ([api] if api else list(_FAMILIES))}
         return [r for r in self.requests if r.method == "POST" and r.path in paths]
 
     # -- lifecycle -----------------------------------------------------------------------
@@ -239,9 +240,9 @@ class FakeKie:
         .. versionadded:: 0.1.0
         """
         app = web.Application(middlewares=[self._middleware])
-        for api, (create, status) in _ROUTES.items():
-            app.router.add_post(create, self._create_handler(api))
-            app.router.add_get(status, self._status_handler(api))
+        for api, family in _FAMILIES.items():
+            app.router.add_post(family.create, self._create_handler(api))
+            app.router.add_get(family.status, self._status_handler(api))
         app.router.add_get("/api/v1/chat/credit", self._credit)
         app.router.add_post("/api/v1/common/download-url", self._download_url)
         app.router.add_post("/api/file-stream-upload", self._upload)
@@ -328,7 +329,7 @@ class FakeKie:
             outcome = task.outcome
             done = not outcome.never_finish and task.polls > outcome.polls
             base = f"http://{request.host}/media/{task.task_id}"
-            return _envelope(200, _STATUS_BUILDERS[api](task, done, base))
+            return _envelope(200, _FAMILIES[api].build(task, done, base))
 
         return handle
 
@@ -385,6 +386,29 @@ def _urls(task: _Task, own: list[str]) -> list[str]:
     return own if override is None else list(override)
 
 
+# What a market model returns, by the words of its slug: the fake's own table, kept apart
+# from the bot's catalog so that a model the bot sends the wrong way fails a test.
+TRANSCRIPT = "Hello from the fake KIE transcription."
+_AUDIO_WORDS = ("text-to-speech", "sound-effect", "audio-isolation", "suno")
+_VIDEO_WORDS = (
+    *("video", "veo", "kling", "hailuo", "sora", "wan/", "runway", "grok/imagine"),
+    *("avatar", "infinitalk", "watermark"),
+)
+_STILL = frozenset({"kling/v2-5-turbo"})  # a Kling model KIE's table lists as text-to-image
+_SEVERAL = {"midjourney/api": 4}  # Midjourney answers a grid of four images
+
+
+def _market_result(model: str) -> tuple[str, int]:
+    """(file extension or ``text``, how many results) for a market model id."""
+    if "speech-to-text" in model:
+        return "text", 1
+    if any(word in model for word in _AUDIO_WORDS):
+        return "mp3", 1
+    if model not in _STILL and any(word in model for word in _VIDEO_WORDS):
+        return "mp4", 1
+    return "png", _SEVERAL.get(model, 1)
+
+
 def _market_status(task: _Task, done: bool, base: str) -> dict[str, Any]:
     data: dict[str, Any] = {
         "taskId": task.task_id,
@@ -398,8 +422,12 @@ def _market_status(task: _Task, done: bool, base: str) -> dict[str, Any]:
     if done and task.outcome.fail:
         data.update(state="fail", failCode="501", failMsg=task.outcome.fail)
     elif done:
-        urls = _urls(task, [f"{base}.png"])
-        data.update(state="success", resultJson=json.dumps({"resultUrls": urls}))
+        kind, count = _market_result(task.model)
+        if kind == "text":
+            result: dict[str, Any] = {"resultObject": {"text": TRANSCRIPT, "language_code": "en"}}
+        else:
+            result = {"resultUrls": _urls(task, [f"{base}-{i}.{kind}" for i in range(count)])}
+        data.update(state="success", resultJson=json.dumps(result))
     return data
 
 
@@ -431,12 +459,24 @@ def _suno_status(task: _Task, done: bool, base: str) -> dict[str, Any]:
     return data
 
 
-_STATUS_BUILDERS = {
-    "market": _market_status,
-    "veo": _flagged_status("mp4", "resultUrls", True),
-    "gpt4o": _flagged_status("png", "resultUrls", True),
-    "flux": _flagged_status("png", "resultImageUrl", False),
-    "suno": _suno_status,
+_FAMILIES = {
+    "market": _Family("/api/v1/jobs/createTask", "/api/v1/jobs/recordInfo", _market_status),
+    "veo": _Family(
+        "/api/v1/veo/generate",
+        "/api/v1/veo/record-info",
+        _flagged_status("mp4", "resultUrls", True),
+    ),
+    "gpt4o": _Family(
+        "/api/v1/gpt4o-image/generate",
+        "/api/v1/gpt4o-image/record-info",
+        _flagged_status("png", "resultUrls", True),
+    ),
+    "flux": _Family(
+        "/api/v1/flux/kontext/generate",
+        "/api/v1/flux/kontext/record-info",
+        _flagged_status("png", "resultImageUrl", False),
+    ),
+    "suno": _Family("/api/v1/generate", "/api/v1/generate/record-info", _suno_status),
 }
 
 

@@ -3,6 +3,7 @@
 import os
 
 from flask import Flask
+from starlette.routing import Route
 from telegram import Bot
 
 app = Flask(__name__)
@@ -23,3 +24,16 @@ async def telegram() -> str:
 async def health() -> str:
     await bot.setWebhook("https://bot.example.com/telegram")  # expect: SP403
     return "ok"
+
+
+async def reset(request: object) -> str:
+    await bot.set_webhook("https://bot.example.com/telegram")  # expect: SP403
+    return "ok"
+
+
+async def startup() -> None:
+    await bot.set_webhook("https://bot.example.com/telegram")
+
+
+routes = [Route("/reset", reset)]
+on_startup = [startup]

@@ -1,0 +1,260 @@
+"""Scale-out: throughput of 1 and 2 queue workers and the queue's added latency, vs one process.
+
+Run: ``.venv/bin/python benchmarks/scaleout_bench.py`` (PostgreSQL at ``SAFE_POLLING_TEST_PG``,
+Redis at ``SAFE_POLLING_TEST_REDIS``; loopback only; about 3 minutes). Options: ``--updates N``
+(default 600), ``--trials T`` (default 2), ``--cpu-ms MS`` (default 10), ``--latency-samples S``
+(default 30).
+
+Every configuration runs the same bot as real processes (this script with ``--replica``):
+a handler that burns ``--cpu-ms`` of pure Python (it holds the GIL, like image or receipt
+processing) and notes when it started; the fake Bot API runs in its own process.
+Configurations, side by side, trials alternating:
+
+* ``single``: today's path without a queue: one process polls and handles, at-least-once
+  delivery records in PostgreSQL;
+* ``queue-1``: ``SAFE_POLLING_QUEUE`` on Redis, one replica (poller and worker);
+* ``queue-2``: the same with two replicas (one also polls).
+
+Throughput: N updates from 50 chats are injected at once into running replicas; the clock
+runs from the first injection until the delivery records hold all N. Latency: one update at a
+time, from its injection to its handler's start (both clocks on this host), median of S.
+Printed: updates/s per configuration, the ratios ``queue-2 / queue-1`` and
+``queue-1 / single``, and the latency medians with the queue's added latency. The fake has no
+simulated network delay, so only the 0 ms (loopback) figures are measured.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from safe_polling.db import BalanceStore
+    from safe_polling.testing import FakeBotAPIClient
+
+PG_DSN = os.environ.get("SAFE_POLLING_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+REDIS_URL = os.environ.get("SAFE_POLLING_TEST_REDIS", "redis://127.0.0.1:6379/0")
+CHATS = [7000 + n for n in range(50)]
+READY = "✅ Polling started successfully!"
+CONFIGS = {"single": 0, "queue-1": 1, "queue-2": 2}  # name -> replicas through the queue
+
+
+# -- the replica ---------------------------------------------------------------------------------
+def replica() -> None:
+    """One bot process: burn CPU per update, note the handler's start time."""
+    from telegram import Update
+    from telegram.ext import ApplicationBuilder, ContextTypes, MessageHandler, filters
+
+    from safe_polling import run_polling
+    from safe_polling.db import open_balance_store
+
+    cpu = float(os.environ["BENCH_CPU_MS"]) / 1000
+    stores: list[BalanceStore] = []
+
+    async def handle(update: Update, _: ContextTypes.DEFAULT_TYPE) -> None:
+        started = time.time()
+        end = time.perf_counter() + cpu
+        while time.perf_counter() < end:
+            pass
+        await stores[0].execute(
+            "INSERT INTO bench_starts (update_id, started) VALUES ($1, $2)",
+            update.update_id,
+            started,
+        )
+
+    async def post_init(_: object) -> None:
+        stores.append(await open_balance_store(os.environ["DATABASE_URL"]))
+
+    application = (
+        ApplicationBuilder()
+        .token(os.environ["TELEGRAM_BOT_TOKEN"])
+        .base_url(os.environ["TELEGRAM_BASE_URL"])
+        .concurrent_updates(8)
+        .post_init(post_init)
+        .build()
+    )
+    application.add_handler(MessageHandler(filters.TEXT, handle))
+    run_polling(application, preflight=False, timeout=1, delivery="at-least-once")
+
+
+# -- the driver ----------------------------------------------------------------------------------
+@asynccontextmanager
+async def replicas(
+    config: str, base_url: str, token: str, url: str, cpu_ms: float, logdir: Path
+) -> AsyncIterator[None]:
+    """The configuration's bot processes, running and ready; SIGTERMed on the way out."""
+    count = CONFIGS[config]
+    name = f"bench-{uuid.uuid4().hex[:8]}"
+    env = {
+        **os.environ,
+        "TELEGRAM_BOT_TOKEN": token,
+        "TELEGRAM_BASE_URL": base_url,
+        "DATABASE_URL": url,
+        "BENCH_CPU_MS": str(cpu_ms),
+        "PYTHONUNBUFFERED": "1",
+        "SAFE_POLLING_LEASE": "none" if count == 0 else "redis",
+        "SAFE_POLLING_REDIS_URL": REDIS_URL,
+        "SAFE_POLLING_LEASE_NAME": name,
+    }
+    if count:
+        env |= {"SAFE_POLLING_QUEUE": REDIS_URL, "SAFE_POLLING_QUEUE_NAME": name}
+    logs = [logdir / f"{name}-{n}.log" for n in range(max(1, count))]
+    procs = []
+    for log in logs:
+        with open(log, "wb") as out:
+            procs.append(
+                subprocess.Popen(
+                    [sys.executable, __file__, "--replica"], env=env, stdout=out, stderr=out
+                )
+            )
+    try:
+        deadline = time.monotonic() + 60
+        while not any(READY in log.read_text(errors="replace") for log in logs):
+            if time.monotonic() > deadline or any(p.poll() is not None for p in procs):
+                raise RuntimeError(f"{config} did not start: see {logs[0]}")
+            await asyncio.sleep(0.05)
+        if count > 1:  # every worker owns its share before the clock starts
+            share = f"Partitions owned here: {16 // count} of 16"
+            while not all(share in log.read_text(errors="replace") for log in logs):
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"{config}: partitions not shared: see {logs}")
+                await asyncio.sleep(0.05)
+        yield
+    finally:
+        for proc in procs:
+            proc.send_signal(signal.SIGTERM)
+        for proc in procs:
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        if count:  # the queue's (empty) streams and groups
+            from redis.asyncio import Redis
+
+            client = Redis.from_url(REDIS_URL)
+            keys = [k async for k in client.scan_iter(match=f"safe-polling:queue:*:{name}:*")]
+            if keys:
+                await client.delete(*keys)
+            await client.aclose()
+
+
+async def count_records(store: BalanceStore, bot_id: int) -> int:
+    row = await store.fetch_one(
+        "SELECT COUNT(*) AS n FROM safe_polling_processed_updates WHERE bot_id = $1", bot_id
+    )
+    assert row is not None
+    return int(row["n"])
+
+
+async def trial(
+    config: str, fake: FakeBotAPIClient, store: BalanceStore, url: str, args: argparse.Namespace
+) -> float:
+    """Updates per second for N updates injected at once into running replicas."""
+    from safe_polling.lease import bot_id_from_token
+    from safe_polling.testing import make_token
+
+    token = make_token()
+    async with replicas(config, fake.base_url, token, url, args.cpu_ms, args.logdir):
+        started = time.perf_counter()
+        await asyncio.gather(
+            *(
+                fake.inject_message(CHATS[n % len(CHATS)], f"m{n}", token=token)
+                for n in range(args.updates)
+            )
+        )
+        bot_id = bot_id_from_token(token)
+        while await count_records(store, bot_id) < args.updates:
+            await asyncio.sleep(0.02)
+        elapsed = time.perf_counter() - started
+    return float(args.updates / elapsed)
+
+
+async def latency(
+    config: str, fake: FakeBotAPIClient, store: BalanceStore, url: str, args: argparse.Namespace
+) -> float:
+    """Median milliseconds from an update's injection to its handler's start."""
+    from safe_polling.testing import make_token
+
+    token = make_token()
+    samples = []
+    await store.execute("DELETE FROM bench_starts")  # update ids restart with each token
+    async with replicas(config, fake.base_url, token, url, args.cpu_ms, args.logdir):
+        for n in range(args.latency_samples):
+            sent = time.time()
+            update = await fake.inject_message(CHATS[n % len(CHATS)], f"l{n}", token=token)
+            uid = int(update["update_id"])
+            while True:
+                row = await store.fetch_one(
+                    "SELECT started FROM bench_starts WHERE update_id = $1", uid
+                )
+                if row is not None:
+                    samples.append((float(row["started"]) - sent) * 1000)
+                    break
+                await asyncio.sleep(0.005)
+            await asyncio.sleep(0.05)
+    return statistics.median(samples)
+
+
+async def run(args: argparse.Namespace) -> None:
+    from safe_polling.db import open_balance_store
+    from safe_polling.testing import spawn_fake_bot_api
+
+    schema = f"scaleout_bench_{uuid.uuid4().hex[:8]}"
+    async with open_balance_store(PG_DSN) as admin:
+        await admin.execute(f"CREATE SCHEMA {schema}")
+        url = f"{PG_DSN}?search_path={schema}"
+        try:
+            async with open_balance_store(url) as store, spawn_fake_bot_api() as fake:
+                await store.execute(
+                    "CREATE TABLE bench_starts (update_id BIGINT, started DOUBLE PRECISION)"
+                )
+                rates: dict[str, list[float]] = {c: [] for c in CONFIGS}
+                for t in range(args.trials):
+                    for config in CONFIGS:
+                        rate = await trial(config, fake, store, url, args)
+                        rates[config].append(rate)
+                        print(f"trial {t + 1} {config:8} {rate:7.1f} updates/s", flush=True)
+                delays = {c: await latency(c, fake, store, url, args) for c in CONFIGS}
+        finally:
+            await admin.execute(f"DROP SCHEMA {schema} CASCADE")
+    medians = {c: statistics.median(r) for c, r in rates.items()}
+    print(f"\n{args.updates} updates, handler {args.cpu_ms:g} ms CPU, medians of {args.trials}:")
+    for config in CONFIGS:
+        print(f"  {config:8} {medians[config]:7.1f} updates/s   latency {delays[config]:6.2f} ms")
+    print(f"  queue-2 / queue-1: {medians['queue-2'] / medians['queue-1']:.2f}x  (goal >= 1.7)")
+    print(f"  queue-1 / single:  {medians['queue-1'] / medians['single']:.2f}x  (goal >= 0.8)")
+    added = delays["queue-1"] - delays["single"]
+    print(f"  added latency Telegram -> handler start: {added:.2f} ms (goal <= 5)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else "")
+    parser.add_argument("--replica", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--updates", type=int, default=600)
+    parser.add_argument("--trials", type=int, default=2)
+    parser.add_argument("--cpu-ms", type=float, default=10.0)
+    parser.add_argument("--latency-samples", type=int, default=30)
+    args = parser.parse_args()
+    if args.replica:
+        replica()
+        return
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as logdir:
+        args.logdir = Path(logdir)
+        asyncio.run(run(args))
+
+
+if __name__ == "__main__":
+    main()
