@@ -2,7 +2,8 @@
 
 Together they use every update type PTB handles and a wide set of methods: payments with
 shipping, polls and quizzes, inline mode, a conversation with persistence, chat members and
-join requests, media and parse modes, reactions, channel posts, edits and business messages.
+join requests, media and parse modes, reactions, channel posts, edits, business messages
+and the job queue.
 """
 
 from __future__ import annotations
@@ -343,3 +344,48 @@ async def test_every_other_update_type_reaches_its_handler(
     # 14 updates, each seen once by the catch-all group and once by its own handler.
     await wait_until(lambda: expected <= set(seen) and seen.count("any") == 14)
     assert sorted(set(seen) - {"any"}) == sorted(expected)
+
+
+async def test_timer_bot_sends_its_jobs_and_stops_them(
+    fake_bot_api: FakeBotAPI, start_bot: StartBot
+) -> None:
+    """PTB's job queue (the ``job-queue`` extra): one-shot and repeating jobs, /unset."""
+
+    async def beep(context: Ctx) -> None:
+        assert context.job is not None
+        assert isinstance(context.job.chat_id, int)
+        await context.bot.send_message(context.job.chat_id, f"Beep {context.job.name}!")
+
+    async def set_timer(update: Update, context: Ctx) -> None:
+        assert update.effective_chat is not None
+        assert context.job_queue is not None
+        chat_id = update.effective_chat.id
+        context.job_queue.run_once(beep, 0.05, chat_id=chat_id, name="once")
+        context.job_queue.run_repeating(beep, 0.05, chat_id=chat_id, name="again")
+        await context.bot.send_message(chat_id, "Timers set")
+
+    async def unset(update: Update, context: Ctx) -> None:
+        assert update.effective_chat is not None
+        assert context.job_queue is not None
+        for job in context.job_queue.get_jobs_by_name("again"):
+            job.schedule_removal()
+        await context.bot.send_message(update.effective_chat.id, "Timers removed")
+
+    app = fake_bot_api.application_builder().build()
+    assert app.job_queue is not None, "the dev group installs python-telegram-bot[job-queue]"
+    app.add_handler(CommandHandler("set", set_timer))
+    app.add_handler(CommandHandler("unset", unset))
+    await start_bot(app)
+    fake_bot_api.inject_message(USER, "/set")
+    await fake_bot_api.wait_for_text(USER, "Beep once!")
+    start = fake_bot_api.mark()
+    await wait_until(lambda: len(fake_bot_api.sent_since(start, chat_id=USER)) >= 2)
+    fake_bot_api.inject_message(USER, "/unset")
+    await fake_bot_api.wait_for_text(USER, "Timers removed", after=start)
+    job_queue = app.job_queue
+    await wait_until(lambda: not job_queue.jobs())  # the one-shot ran, the repeating is gone
+    beeps = [
+        s.text for s in fake_bot_api.sent_since(start, chat_id=USER) if "Beep" in (s.text or "")
+    ]
+    assert beeps
+    assert set(beeps) == {"Beep again!"}
