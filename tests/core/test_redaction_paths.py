@@ -16,6 +16,7 @@ import logging
 import logging.handlers
 import os
 import queue
+import subprocess
 import sys
 from pathlib import Path
 from urllib.parse import quote
@@ -244,3 +245,22 @@ async def test_stderr_paths_in_a_real_process_mask_the_token(
     text = out.decode() + err.decode()
     assert marker in text, text[-2000:]
     assert_no_secret(text, SECRET, KIE_KEY)
+
+
+def test_well_known_variables_are_masked_from_import_on() -> None:
+    # No install_redaction call: importing safe_polling registers what these variables hold.
+    code = (
+        "import logging, os, safe_polling\n"
+        "logging.basicConfig(level=logging.INFO, format='%(message)s')\n"
+        "logging.info('key %s', os.environ['KIE_API_KEY'])\n"
+        "logging.info('driver said: password %s rejected', 'env-db-pass-0123')\n"
+    )
+    env = os.environ | {
+        "KIE_API_KEY": "env-kie-key-0123456789",
+        "DATABASE_URL": "postgresql://bot:env-db-pass-0123@db.internal/app",
+    }
+    proc = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stderr == "key ***\ndriver said: password *** rejected\n"
