@@ -106,8 +106,11 @@ def test_token_is_masked_in_every_url_encoding(line: str, user_handler: UserHand
     assert "123456789" in user_handler.getvalue()  # the public bot id stays
 
 
-def test_registered_token_part_after_colon_is_masked_alone(user_handler: UserHandler) -> None:
-    install_redaction(TOKEN)
+@pytest.mark.parametrize("colon", [":", "%3A", "%253a"])
+def test_registered_token_part_after_colon_is_masked_alone(
+    colon: str, user_handler: UserHandler
+) -> None:
+    install_redaction(TOKEN.replace(":", colon))  # as written in an env var or a URL
     logging.getLogger("leak.test").info("secret part: %s.", SECRET)
     assert "secret part: ***." in user_handler.getvalue()
 
