@@ -102,8 +102,9 @@ def _forms(secret: str) -> set[str]:
     """The values to mask for one registered secret: the secret part of a token or URL."""
     forms = {secret}
     if _TOKEN_RE.fullmatch(secret):
-        # Mask the part after the colon, wherever it travels; the bot id is public.
-        forms = {secret.split(":", 1)[1]}
+        # Mask the part after the colon, wherever it travels; the bot id is public. The
+        # colon may be written encoded (%3A): split at it in any form, and decode the rest.
+        forms = {unquote(unquote(re.split(_COLON, secret, maxsplit=1)[1]))}
     elif is_url(secret):
         try:
             password = urlsplit(secret).password

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from urllib.parse import quote
 
 import pytest
 
@@ -81,3 +82,45 @@ def test_a_url_registers_only_its_password(value: str, masked: set[str]) -> None
     # Registering a whole sqlite path would mask it in every log line and grow the
     # pattern with each store a process opens.
     assert _redaction._forms(value) == masked
+
+
+def test_a_secret_containing_another_is_masked_whole() -> None:
+    install_redaction("kie-key-0123", "kie-key-0123-and-more-4567")
+    # Literal, and percent-encoded (a line with '%' takes the encoded path).
+    assert redact("key kie-key-0123-and-more-4567 end") == "key *** end"
+    assert redact("key=kie-key-0123-and-more-4567&n=100%25") == "key=***&n=100%25"
+    assert redact("key kie-key-0123 end") == "key *** end"
+
+
+def test_redact_accepts_any_object_and_masks_its_text() -> None:
+    error = ValueError(f"The token {TOKEN} was rejected")
+    assert redact(error) == "The token 123456789:*** was rejected"  # type: ignore[arg-type]
+    assert redact(42) == "42"  # type: ignore[arg-type]
+
+
+def test_password_of_a_url_nested_in_a_query_string_is_masked() -> None:
+    nested = quote("postgresql://bot:hunter2hunter@db.internal/app", safe="")
+    text = redact(f"GET /login?next={nested}")
+    assert "hunter2hunter" not in text
+    assert "bot" in text
+    assert "db.internal" in text  # the host stays readable
+
+
+def test_libpq_key_value_password_is_masked_and_other_keys_stay() -> None:
+    assert (
+        redact("connection failed: host=db.internal password=s3cret-pw user=bot")
+        == "connection failed: host=db.internal password=*** user=bot"
+    )
+    assert redact("dsn: PASSWORD = 'two words' port=5432") == "dsn: PASSWORD = *** port=5432"
+    ordinary = "password reset sent for user=42"
+    assert redact(ordinary) == ordinary
+
+
+def test_a_malformed_url_is_masked_whole_as_written_and_decoded() -> None:
+    url = "https://bot:p%40ss-word-0123@[::1/x"  # an unclosed IPv6 host: no URL parser reads it
+    install_redaction(url)
+    for form in (url, url.replace("%40", "@")):
+        text = redact(f"could not connect to {form} (bad host)")
+        assert "ss-word-0123" not in text
+        assert text.startswith("could not connect to ")
+        assert text.endswith(" (bad host)")

@@ -16,6 +16,7 @@ import logging
 import logging.handlers
 import os
 import queue
+import subprocess
 import sys
 from pathlib import Path
 from urllib.parse import quote
@@ -105,8 +106,11 @@ def test_token_is_masked_in_every_url_encoding(line: str, user_handler: UserHand
     assert "123456789" in user_handler.getvalue()  # the public bot id stays
 
 
-def test_registered_token_part_after_colon_is_masked_alone(user_handler: UserHandler) -> None:
-    install_redaction(TOKEN)
+@pytest.mark.parametrize("colon", [":", "%3A", "%253a"])
+def test_registered_token_part_after_colon_is_masked_alone(
+    colon: str, user_handler: UserHandler
+) -> None:
+    install_redaction(TOKEN.replace(":", colon))  # as written in an env var or a URL
     logging.getLogger("leak.test").info("secret part: %s.", SECRET)
     assert "secret part: ***." in user_handler.getvalue()
 
@@ -244,3 +248,22 @@ async def test_stderr_paths_in_a_real_process_mask_the_token(
     text = out.decode() + err.decode()
     assert marker in text, text[-2000:]
     assert_no_secret(text, SECRET, KIE_KEY)
+
+
+def test_well_known_variables_are_masked_from_import_on() -> None:
+    # No install_redaction call: importing safe_polling registers what these variables hold.
+    code = (
+        "import logging, os, safe_polling\n"
+        "logging.basicConfig(level=logging.INFO, format='%(message)s')\n"
+        "logging.info('key %s', os.environ['KIE_API_KEY'])\n"
+        "logging.info('driver said: password %s rejected', 'env-db-pass-0123')\n"
+    )
+    env = os.environ | {
+        "KIE_API_KEY": "env-kie-key-0123456789",
+        "DATABASE_URL": "postgresql://bot:env-db-pass-0123@db.internal/app",
+    }
+    proc = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stderr == "key ***\ndriver said: password *** rejected\n"
