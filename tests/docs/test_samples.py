@@ -50,13 +50,14 @@ Conventions (authors of ``docs/**/*.md`` and ``README.md``, read this):
 from __future__ import annotations
 
 import os
-import select
+import queue
 import signal
 import subprocess
 import sys
+import threading
 import time
 import tomllib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import httpx
@@ -130,7 +131,7 @@ class Fake:
             stdout=subprocess.PIPE,
             text=True,
         )
-        line = _readline(self.proc, 20.0)
+        line = Lines(self.proc.stdout).next(20.0)
         if "listening on " not in line:
             self.close()
             raise RuntimeError(f"fake Bot API did not start: {line!r}")
@@ -150,10 +151,39 @@ class Fake:
             self.proc.wait()
 
 
-def _readline(proc: subprocess.Popen[str], timeout: float) -> str:
-    assert proc.stdout is not None
-    ready, _, _ = select.select([proc.stdout], [], [], timeout)
-    return proc.stdout.readline() if ready else ""
+class Lines:
+    """The lines a process writes, read by a thread: a wait never misses a line.
+
+    ``select()`` on the pipe cannot see lines that ``readline()`` already pulled into
+    Python's buffer, so under load (several lines in one read) a wait for the next line
+    timed out although it had arrived, and a healthy bot looked hung after "Acquired the
+    polling lease".
+    """
+
+    def __init__(self, stream: Iterable[str] | None) -> None:
+        assert stream is not None
+        self._queue: queue.Queue[str] = queue.Queue()
+        threading.Thread(target=self._pump, args=(stream,), daemon=True).start()
+
+    def _pump(self, stream: Iterable[str]) -> None:
+        for line in stream:
+            self._queue.put(line)
+        self._queue.put("")  # end of output
+
+    def next(self, timeout: float) -> str:
+        """The next line, or "" at the end of the output or after *timeout* seconds."""
+        try:
+            return self._queue.get(timeout=max(timeout, 0.0))
+        except queue.Empty:
+            return ""
+
+    def rest(self, timeout: float) -> str:
+        """Everything up to the end of the output (the process has exited)."""
+        deadline = time.monotonic() + timeout
+        lines = []
+        while line := self.next(deadline - time.monotonic()):
+            lines.append(line)
+        return "".join(lines)
 
 
 @pytest.fixture(scope="module")
@@ -259,10 +289,11 @@ def run_serving(block: Block, script: Path, env: dict[str, str], fake: Fake) -> 
         text=True,
     )
     seen: list[str] = []
+    lines = Lines(proc.stdout)
     try:
         deadline = time.monotonic() + SERVE_TIMEOUT
         while not any(READY in line for line in seen):
-            line = _readline(proc, max(0.0, deadline - time.monotonic()))
+            line = lines.next(deadline - time.monotonic())
             if not line:
                 pytest.fail(f"{block.id}: no {READY!r} (exit {proc.poll()}):\n{''.join(seen)}")
             seen.append(line)
@@ -272,8 +303,8 @@ def run_serving(block: Block, script: Path, env: dict[str, str], fake: Fake) -> 
             assert time.monotonic() < deadline, f"{block.id}: no getUpdates reached the fake"
             time.sleep(0.05)
         proc.send_signal(signal.SIGTERM)
-        rest, _ = proc.communicate(timeout=SERVE_TIMEOUT)
-        seen.append(rest)
+        proc.wait(timeout=SERVE_TIMEOUT)
+        seen.append(lines.rest(timeout=10))
     finally:
         if proc.poll() is None:
             proc.kill()
