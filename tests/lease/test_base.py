@@ -16,7 +16,7 @@ import pytest
 
 import safe_polling
 from safe_polling.lease import HolderInfo, LeaseError, LeaseLost, PollingLease, bot_id_from_token
-from safe_polling.lease._base import _default_version, _host_name
+from safe_polling.lease._base import _default_version, _host_name, _split_url
 
 
 class MemoryLease(PollingLease):
@@ -174,3 +174,22 @@ def test_version_is_the_render_commit_or_the_library_version(
     assert _default_version() == "0123456"
     monkeypatch.setenv("RENDER_GIT_COMMIT", "")
     assert _default_version() == safe_polling.__version__
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "redis://:hunter2hunter2@cache:notaport/0",  # the port is only checked when read
+        "postgresql://bot:hunter2hunter2@[::1/db",  # unclosed IPv6 host
+    ],
+)
+def test_a_malformed_backend_url_is_one_lease_error_without_the_url(url: str) -> None:
+    with pytest.raises(LeaseError, match=r"^the lease URL is not a valid URL") as err:
+        _split_url(url, "the lease URL")
+    assert "hunter2hunter2" not in str(err.value)
+    assert err.value.__cause__ is None  # raised "from None": no chained driver text
+
+
+def test_a_good_backend_url_is_split() -> None:
+    parts = _split_url("redis://:pw@cache:6380/2", "the lease URL")
+    assert (parts.hostname, parts.port, parts.path) == ("cache", 6380, "/2")
