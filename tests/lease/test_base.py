@@ -182,6 +182,7 @@ def test_version_is_the_render_commit_or_the_library_version(
         "redis://:hunter2hunter2@cache:notaport/0",  # the port is only checked when read
         "postgresql://bot:hunter2hunter2@[::1/db",  # unclosed IPv6 host
     ],
+    ids=["bad-port", "unclosed-ipv6-host"],  # the mutation tool deselects "redis"/"postgres"
 )
 def test_a_malformed_backend_url_is_one_lease_error_without_the_url(url: str) -> None:
     with pytest.raises(LeaseError, match=r"^the lease URL is not a valid URL") as err:
