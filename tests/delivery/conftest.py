@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from safe_polling.db import open_balance_store
+from safe_polling.db import BalanceStore, open_balance_store
 
 BOT = Path(__file__).with_name("_bot.py")
 
@@ -81,6 +81,13 @@ async def bot_process(
             proc.send_signal(signal.SIGKILL)
             await proc.wait()
         await bot._reader
+
+
+@pytest.fixture
+async def sqlite_store(tmp_path: Path) -> AsyncIterator[BalanceStore]:
+    """A balance store on a fresh SQLite file."""
+    async with open_balance_store(f"sqlite:///{tmp_path / 'bot.sqlite3'}") as store:
+        yield store
 
 
 @pytest.fixture

@@ -14,7 +14,6 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 from telegram import Update
@@ -45,12 +44,6 @@ def updates(*ids: int) -> list[dict[str, object]]:
 
 def ids_of(items: list[dict[str, object]]) -> list[object]:
     return [u["update_id"] for u in items]
-
-
-@pytest.fixture
-async def sqlite_store(tmp_path: Path) -> AsyncIterator[BalanceStore]:
-    async with open_balance_store(f"sqlite:///{tmp_path / 'bot.sqlite3'}") as store:
-        yield store
 
 
 @pytest.fixture
