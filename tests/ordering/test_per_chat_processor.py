@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 from collections.abc import AsyncIterator, Callable
 
 import pytest
 from telegram import Update
 from telegram.ext import Application, BaseUpdateProcessor, ContextTypes, MessageHandler, filters
 
-from safe_polling import PerChatUpdateProcessor, safe_start_polling, safe_stop_polling
+from safe_polling import PerChatUpdateProcessor, chat_key, safe_start_polling, safe_stop_polling
 from safe_polling.testing import FakeBotAPI
 
 WAIT = 15.0  # bound on functional waits, never a speed claim
@@ -164,7 +165,8 @@ async def test_cancelled_waiter_leaves_the_chain_usable() -> None:
         None,
     )
     first = asyncio.create_task(processor.process_update(update, step("first", wait=True)))
-    second = asyncio.create_task(processor.process_update(update, step("second")))
+    second_step = step("second")
+    second = asyncio.create_task(processor.process_update(update, second_step))
     third = asyncio.create_task(processor.process_update(update, step("third")))
     await wait_until(lambda: processor.current_concurrent_updates == 3)
     second.cancel()
@@ -172,4 +174,62 @@ async def test_cancelled_waiter_leaves_the_chain_usable() -> None:
     await asyncio.gather(first, third)
     assert order == ["first", "third"]
     assert second.cancelled()
+    # Closed unstarted: no "coroutine was never awaited" warning when it is collected.
+    assert inspect.getcoroutinestate(second_step) == "CORO_CLOSED"
     assert processor.ordered_keys == 0
+
+
+async def test_an_update_without_a_key_runs_at_once_beside_a_waiting_chat() -> None:
+    processor = PerChatUpdateProcessor(4)
+    gate = asyncio.Event()
+    order: list[str] = []
+
+    async def step(name: str, wait: bool = False) -> None:
+        if wait:
+            await gate.wait()
+        order.append(name)
+
+    chat_update = _update(message={"message_id": 1, "date": 0, "chat": CHAT})
+    held = asyncio.create_task(processor.process_update(chat_update, step("chat", wait=True)))
+    await wait_until(lambda: processor.ordered_keys == 1)
+    await asyncio.wait_for(processor.process_update(_update(), step("no key")), WAIT)
+    assert order == ["no key"]
+    assert processor.ordered_keys == 1  # the keyless update took no place in the chains
+    gate.set()
+    await held
+    assert order == ["no key", "chat"]
+
+
+def _update(**payload: object) -> Update:
+    update = Update.de_json({"update_id": 1, **payload}, None)
+    assert update is not None
+    return update
+
+
+CHAT = {"id": 42, "type": "private"}
+USER = {"id": 7, "is_bot": False, "first_name": "T"}
+
+
+@pytest.mark.parametrize(
+    ("update", "key"),
+    [
+        pytest.param(
+            _update(message={"message_id": 1, "date": 0, "chat": CHAT, "from": USER}),
+            ("chat", 42),
+            id="message-by-its-chat",
+        ),
+        pytest.param(
+            _update(inline_query={"id": "q", "from": USER, "query": "", "offset": ""}),
+            ("user", 7),
+            id="inline-query-by-its-user",
+        ),
+        pytest.param(_update(), None, id="neither-chat-nor-user-not-ordered"),
+        pytest.param({"update_id": 1}, None, id="not-an-update-object"),
+        pytest.param(object(), None, id="anything-else"),
+    ],
+)
+def test_updates_are_ordered_by_chat_else_user_else_not_at_all(
+    update: object, key: object
+) -> None:
+    assert chat_key(update) == key
+    assert PerChatUpdateProcessor(1).do_order_key(update) == key
