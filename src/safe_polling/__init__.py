@@ -6,10 +6,11 @@ backends in :mod:`safe_polling.lease` and the fake Bot API in
 :mod:`safe_polling.testing`.
 """
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ._errors import PollingErrorCallback, logging_error_handler
 from ._health import HealthServer, health_port_from_env
+from ._lazy import lazy_getattr
 from ._metrics import metrics_registry
 from ._ordering import OrderedUpdateProcessor, PerChatUpdateProcessor, chat_key
 from ._persistence import DatabasePersistence
@@ -36,26 +37,18 @@ install_redaction()
 
 # Imported on first use (PEP 562): the preflight's database drivers and the render.yaml
 # checker cost a bot ~60 ms of start-up it does not need (benchmarks/startup_bench.py).
-_LAZY = {
-    "CheckResult": "._preflight",
-    "CheckStatus": "._preflight",
-    "PreflightCheck": "._preflight",
-    "PreflightReport": "._preflight",
-    "run_preflight": "._preflight",
-    "RenderFinding": "._render",
-    "check_render_yaml": "._render",
-}
-
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'safe_polling' has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(module, __name__), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_getattr(
+    __name__,
+    {
+        "CheckResult": "._preflight",
+        "CheckStatus": "._preflight",
+        "PreflightCheck": "._preflight",
+        "PreflightReport": "._preflight",
+        "run_preflight": "._preflight",
+        "RenderFinding": "._render",
+        "check_render_yaml": "._render",
+    },
+)
 
 
 __all__ = [

@@ -1,10 +1,11 @@
 """Prometheus metrics: what an operator graphs and alerts on, with no user data in labels.
 
 Metrics are recorded when ``prometheus_client`` is installed (the ``metrics``
-extra) and cost nothing otherwise: as stamina's instrumentation does, the
-dependency is looked for once, at the first event, and imported only then. The
-instrumentation points elsewhere in the package are one-line calls to the
-functions here; each returns at once when metrics are off.
+extra) and something can read them: the health port (which serves ``GET /metrics``)
+or a call to :func:`metrics_registry`. Otherwise they cost nothing, not even the
+import of ``prometheus_client`` (~20 ms of a bot's start-up,
+benchmarks/startup_bench.py). The instrumentation points elsewhere in the package
+are one-line calls to the functions here; each returns at once when metrics are off.
 
 Every metric lives in one registry of our own (:func:`metrics_registry`), not
 in ``prometheus_client``'s global one, so that a bot's own metrics and ours
@@ -194,13 +195,19 @@ class _Metrics:
 
 
 _lock = threading.Lock()
+_wanted = False  # something reads the metrics: the health port or metrics_registry()
 _looked = False
 _metrics: _Metrics | None = None
 
 
 def _active() -> _Metrics | None:
-    """The metrics, or None when prometheus_client is not installed."""
-    global _looked, _metrics
+    """The metrics, or None when nothing reads them or prometheus_client is not installed."""
+    return _load() if _wanted else None
+
+
+def _load() -> _Metrics | None:
+    global _looked, _metrics, _wanted
+    _wanted = True
     if not _looked:
         with _lock:
             if not _looked:
@@ -211,13 +218,13 @@ def _active() -> _Metrics | None:
 
 
 def load_metrics() -> None:
-    """Import prometheus_client and create the metrics now, if the extra is installed.
+    """Record metrics from now on: import prometheus_client and create them, if installed.
 
-    :func:`safe_polling.run_polling` calls it before its event loop starts: the import
-    takes 0.1-0.7 s on a loaded machine, which on the loop would be a block the watchdog
-    reports (and a bot that answers nothing meanwhile).
+    :func:`safe_polling.run_polling` calls it before its event loop starts when the
+    health port will serve them: the import takes 0.02-0.7 s, which on the loop would be
+    a block the watchdog reports (and a bot that answers nothing meanwhile).
     """
-    _active()
+    _load()
 
 
 def metrics_registry() -> CollectorRegistry:
@@ -225,7 +232,8 @@ def metrics_registry() -> CollectorRegistry:
 
     The health port serves it at ``GET /metrics``; to serve it from your own
     server instead, pass it to ``prometheus_client`` or merge it into the
-    default registry.
+    default registry. Without the health port, metrics are recorded from the
+    first call of this function on: call it before :func:`safe_polling.run_polling`.
 
     Returns:
         A :class:`prometheus_client.CollectorRegistry`.
@@ -247,7 +255,7 @@ def metrics_registry() -> CollectorRegistry:
 
     .. versionadded:: 0.1.0
     """
-    metrics = _active()
+    metrics = _load()
     if metrics is None:
         raise ModuleNotFoundError(INSTALL_HINT)
     return metrics.registry
@@ -255,7 +263,7 @@ def metrics_registry() -> CollectorRegistry:
 
 def render_metrics() -> tuple[bytes, str] | None:
     """The Prometheus text exposition and its content type; None without the extra."""
-    metrics = _active()
+    metrics = _load()
     if metrics is None:
         return None
     from prometheus_client import CONTENT_TYPE_LATEST, generate_latest

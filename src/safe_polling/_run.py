@@ -176,7 +176,8 @@ def run_polling(
     except ValueError as exc:
         logger.error("❌ Invalid configuration: %s", exc)
         raise SystemExit(1) from None
-    load_metrics()  # off the loop: importing prometheus_client would block it
+    if options.health_port is not None:  # it serves /metrics: record them from the start
+        load_metrics()  # off the loop: importing prometheus_client would block it
     try:
         asyncio.run(_Runner(application, options).run())
     except InvalidToken as exc:

@@ -47,10 +47,11 @@ _HINT = (
 )
 # Directories whose frames are never "user code": the innermost frame outside
 # them is the line to show (the place where the blocking call was made).
+_PATHS = sysconfig.get_paths()  # once: each call re-reads the install scheme (~1 ms)
 _LIBRARY_DIRS = tuple(
     os.path.join(os.path.normcase(os.path.abspath(path)), "")
     for path in {
-        *(sysconfig.get_paths()[key] for key in ("stdlib", "platstdlib", "purelib", "platlib")),
+        *(_PATHS[key] for key in ("stdlib", "platstdlib", "purelib", "platlib")),
         os.path.dirname(telegram.__file__),
         os.path.dirname(__file__),
     }

@@ -1,7 +1,8 @@
 """A minimal bot run as a real subprocess by the tests: ``python _echo_bot.py``.
 
-Configured by environment: TELEGRAM_BOT_TOKEN, TELEGRAM_BASE_URL, and
-ECHO_BOT_LOG_LEVEL (root logging level; DEBUG shows httpx's and PTB's lines).
+Configured by environment: TELEGRAM_BOT_TOKEN, TELEGRAM_BASE_URL,
+ECHO_BOT_LOG_LEVEL (root logging level; DEBUG shows httpx's and PTB's lines) and
+ECHO_BOT_MODULES_FILE (where each echo writes the names of the modules imported so far).
 """
 
 from __future__ import annotations
@@ -18,6 +19,10 @@ from safe_polling import logging_error_handler, run_polling
 
 async def echo(update: Update, _: ContextTypes.DEFAULT_TYPE) -> None:
     assert update.message is not None
+    modules_file = os.environ.get("ECHO_BOT_MODULES_FILE")
+    if modules_file:
+        with open(modules_file, "w", encoding="utf-8") as file:
+            file.write("\n".join(sorted(sys.modules)))
     await update.message.reply_text(f"echo: {update.message.text}")
 
 

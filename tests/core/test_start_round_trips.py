@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import signal
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
@@ -50,6 +51,47 @@ async def test_run_polling_without_a_webhook_calls_get_me_once_and_no_delete_web
         "🗑️ Deleting webhook and dropping pending updates... (nothing to do: no webhook, "
         "no pending update, seen before the start)" in output
     )
+
+
+async def test_a_default_start_imports_no_backend_it_does_not_use(
+    api: FakeBotAPI, tmp_path: Path
+) -> None:
+    # Each of these costs a bot start-up time (benchmarks/startup_bench.py): metrics with
+    # nothing to read them, the PostgreSQL/Redis lease and queue backends, the balance store.
+    modules_file = tmp_path / "modules.txt"
+    proc = await start_bot(
+        api,
+        ECHO_BOT_PREFLIGHT="1",
+        ECHO_BOT_LEASE="env",
+        SAFE_POLLING_LEASE_FILE=str(tmp_path / "lease.lock"),
+        ECHO_BOT_MODULES_FILE=str(modules_file),
+        DATABASE_URL="",
+    )
+    seen: list[str] = []
+    try:
+        await read_until(proc, "Polling started successfully", seen)
+        api.inject_message(5, "hi")
+        await wait_until(lambda: bool(api.sent(5)), timeout=10)
+        proc.send_signal(signal.SIGTERM)
+        assert await finish(proc, seen) == 0
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    modules = set(modules_file.read_text(encoding="utf-8").split())
+    assert {"safe_polling._run", "safe_polling.lease._file", "safe_polling._preflight"} <= modules
+    unused = {
+        "prometheus_client",
+        "asyncpg",
+        "redis",
+        "safe_polling.db",
+        "safe_polling.lease._postgres",
+        "safe_polling.lease._redis",
+        "safe_polling.queue._redis",
+        "safe_polling.queue._memory",
+        "safe_polling._render",
+    }
+    assert modules & unused == set()
 
 
 async def test_run_polling_with_a_webhook_deletes_it_once_before_polling(api: FakeBotAPI) -> None:

@@ -11,7 +11,8 @@ import pytest
 from tests.preflight.conftest import PASSWORD, assert_no_secrets
 
 from safe_polling._preflight import CheckResult, CheckStatus, run_preflight
-from safe_polling._preflight._database import check_database, mask_url, parse_database_url
+from safe_polling._preflight._database import check_database, parse_database_url
+from safe_polling.db import mask_database_url as mask_url
 
 
 def _with_password(dsn: str, password: str = PASSWORD, **changes: object) -> str:

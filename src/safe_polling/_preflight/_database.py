@@ -7,7 +7,6 @@ extraction for scrubbing); ``safe_polling.db`` owns the store itself.
 from __future__ import annotations
 
 import dataclasses
-import sqlite3
 import tempfile
 from pathlib import Path
 from typing import Literal
@@ -17,8 +16,6 @@ import anyio
 import anyio.to_thread
 
 from safe_polling._preflight._report import CheckResult, CheckStatus
-from safe_polling.db import mask_database_url as mask_url
-from safe_polling.db._base import sqlite_path
 
 DATABASE_URL_ENV = "DATABASE_URL"
 _POSTGRES_SCHEMES = ("postgres", "postgresql")
@@ -87,7 +84,9 @@ def parse_database_url(url: str) -> DatabaseUrl:
         raise DatabaseUrlError("the port is not a number between 1 and 65535") from None
     if not parts.hostname:
         raise DatabaseUrlError("no host name")
-    return DatabaseUrl("postgres", url, mask_url(url))
+    from safe_polling.db import mask_database_url  # the store's package: only with a URL
+
+    return DatabaseUrl("postgres", url, mask_database_url(url))
 
 
 def _parse_sqlite(url: str) -> DatabaseUrl:
@@ -97,6 +96,8 @@ def _parse_sqlite(url: str) -> DatabaseUrl:
         raise DatabaseUrlError(
             "SQLite URL needs a path: sqlite:///relative.db or sqlite:////abs.db"
         )
+    from safe_polling.db._base import sqlite_path
+
     return DatabaseUrl("sqlite", url, url, sqlite_path=unquote(sqlite_path(url)))
 
 
@@ -180,6 +181,8 @@ def _check_sqlite(parsed: DatabaseUrl, timeout: float) -> CheckResult:
         )
     if not path.exists():
         return CheckResult(_NAME, CheckStatus.OK, f"SQLite {path} (will be created)")
+    import sqlite3  # only with a SQLite URL: start-up
+
     try:
         # mode=rw: open an existing file only, never create one as a side effect.
         uri = f"file:{quote(str(path))}?mode=rw"

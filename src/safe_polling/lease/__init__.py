@@ -11,6 +11,9 @@ A lease rests on an existing locking engine, never on a home-made protocol:
 .. versionadded:: 0.1.0
 """
 
+from typing import TYPE_CHECKING
+
+from safe_polling._lazy import lazy_getattr
 from safe_polling.lease._base import (
     HolderInfo,
     LeaseError,
@@ -20,9 +23,22 @@ from safe_polling.lease._base import (
     bot_id_from_token,
 )
 from safe_polling.lease._env import LEASE_KINDS, lease_from_env
-from safe_polling.lease._file import FileLease
-from safe_polling.lease._postgres import PostgresLease, advisory_key
-from safe_polling.lease._redis import RedisLease
+
+if TYPE_CHECKING:
+    from safe_polling.lease._file import FileLease
+    from safe_polling.lease._postgres import PostgresLease, advisory_key
+    from safe_polling.lease._redis import RedisLease
+
+# A bot imports only the backend it uses (lease_from_env does the same).
+__getattr__ = lazy_getattr(
+    __name__,
+    {
+        "FileLease": "._file",
+        "PostgresLease": "._postgres",
+        "advisory_key": "._postgres",
+        "RedisLease": "._redis",
+    },
+)
 
 __all__ = [
     "LEASE_KINDS",

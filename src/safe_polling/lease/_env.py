@@ -9,9 +9,6 @@ from pathlib import Path
 
 from safe_polling._redaction import install_redaction, redact
 from safe_polling.lease._base import LeaseError, PollingLease, bot_id_from_token
-from safe_polling.lease._file import FileLease
-from safe_polling.lease._postgres import PostgresLease
-from safe_polling.lease._redis import RedisLease
 
 __all__ = ["LEASE_KINDS", "lease_from_env"]
 
@@ -100,14 +97,20 @@ def lease_from_env(
                 "SAFE_POLLING_LEASE=postgres needs DATABASE_URL (or SAFE_POLLING_DATABASE_URL) "
                 "set to a postgres:// or postgresql:// URL"
             )
+        from safe_polling.lease._postgres import PostgresLease  # only its backend: start-up
+
         return PostgresLease(database_url, bot_id=bot_id, name=name)
     if kind == "redis":
         if not redis_url:
             raise LeaseError("SAFE_POLLING_LEASE=redis needs SAFE_POLLING_REDIS_URL or REDIS_URL")
+        from safe_polling.lease._redis import RedisLease
+
         return RedisLease(redis_url, bot_id=bot_id, name=name)
     if kind == "file":
         default = Path(tempfile.gettempdir()) / f"safe-polling-{bot_id}-{name}.lock"
         path = _plain(env, "SAFE_POLLING_LEASE_FILE") or str(default)
+        from safe_polling.lease._file import FileLease
+
         return FileLease(path, bot_id=bot_id, name=name)
     # Do not echo the value back at length: it is a config value, but keep logs tidy.
     raise LeaseError(

@@ -10,6 +10,9 @@ A queue rests on an existing engine, never on a broker of our own:
 .. versionadded:: 0.1.0
 """
 
+from typing import TYPE_CHECKING
+
+from safe_polling._lazy import lazy_getattr
 from safe_polling.queue._base import (
     DEFAULT_MAX_DELIVERIES,
     DEFAULT_PARTITIONS,
@@ -21,8 +24,16 @@ from safe_polling.queue._base import (
     partition_of_chat,
 )
 from safe_polling.queue._env import QUEUE_KINDS, queue_from_env
-from safe_polling.queue._memory import MemoryBroker, MemoryQueue
-from safe_polling.queue._redis import RedisQueue
+
+if TYPE_CHECKING:
+    from safe_polling.queue._memory import MemoryBroker, MemoryQueue
+    from safe_polling.queue._redis import RedisQueue
+
+# A bot without SAFE_POLLING_QUEUE imports no backend (queue_from_env does the same).
+__getattr__ = lazy_getattr(
+    __name__,
+    {"MemoryBroker": "._memory", "MemoryQueue": "._memory", "RedisQueue": "._redis"},
+)
 
 __all__ = [
     "DEFAULT_MAX_DELIVERIES",

@@ -8,13 +8,13 @@ from typing import Any
 
 from safe_polling.lease._base import bot_id_from_token
 from safe_polling.queue._base import QueueError, UpdateQueue
-from safe_polling.queue._memory import MemoryQueue
-from safe_polling.queue._redis import RedisQueue
 
 __all__ = ["QUEUE_KINDS", "queue_from_env"]
 
 
 def _redis(value: str, bot_id: int, options: dict[str, Any]) -> UpdateQueue:
+    from safe_polling.queue._redis import RedisQueue  # only the backend in use: start-up
+
     return RedisQueue(value, bot_id=bot_id, **options)
 
 
@@ -32,6 +32,8 @@ def _options(env: Mapping[str, str]) -> dict[str, Any]:
 
 def _memory(_: str, __: int, options: dict[str, Any]) -> UpdateQueue:
     options.pop("name", None)  # one process: nothing to separate
+    from safe_polling.queue._memory import MemoryQueue
+
     return MemoryQueue(**options)
 
 
