@@ -194,3 +194,38 @@ async def test_stats_show_the_age_of_the_oldest_unhandled_update(new_queue: Queu
 
 async def _older_than(queue: UpdateQueue, seconds: float) -> bool:
     return (await queue.stats()).oldest_age >= seconds
+
+
+async def test_a_busy_partition_moves_to_a_joining_worker_only_after_its_ack(
+    new_queue: QueueFactory,
+) -> None:
+    one = await new_queue()
+    await wait_until(lambda: owns_all(one))
+    chats = _chats_in_distinct_partitions(PARTITIONS)
+    firsts = [message(n, chat=chat) for n, chat in enumerate(chats, 1)]
+    seconds = [message(n + 100, chat=chat) for n, chat in enumerate(chats, 1)]
+    await one.put(firsts + seconds)
+    taken = [await one.take(timeout=WAIT) for _ in chats]
+    assert sorted(i.update_id for i in taken if i is not None) == list(range(1, 9))
+    two = await new_queue()
+    # A second update taken now would overtake its chat's first, still in flight.
+    assert await two.take(timeout=2 * TTL) is None
+    assert await one.take(timeout=0.1) is None
+    for item in taken:
+        assert item is not None
+        await one.ack(item)
+    later: list[QueuedUpdate] = []
+    async with asyncio.timeout(WAIT):
+        while len(later) < len(seconds):
+            for worker in (one, two):
+                item = await worker.take(timeout=0.05)
+                if item is not None:
+                    later.append(item)
+                    await worker.ack(item)
+    assert sorted(i.update_id for i in later) == list(range(101, 109))
+
+    async def split() -> bool:
+        return len(await one.owned()) == len(await two.owned()) == PARTITIONS // 2
+
+    await wait_until(split)
+    assert (await one.stats()).backlog == 0

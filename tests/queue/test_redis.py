@@ -1,0 +1,76 @@
+"""The Redis Streams queue beyond the shared contract: its errors and its dead-letter stream."""
+
+from __future__ import annotations
+
+import pytest
+from _queue_helpers import TOKEN, QueueFactory, message
+from test_common import WAIT, owns_all, wait_until
+
+from safe_polling.queue import QueueError, RedisQueue
+
+PASSWORD = "s3cr3t-redis-pass"
+# Nothing listens on port 1 of the loopback: every call is refused at once.
+UNREACHABLE = f"redis://:{PASSWORD}@127.0.0.1:1/0"
+
+
+@pytest.fixture
+def backend() -> str:
+    return "redis"
+
+
+def test_a_url_of_another_scheme_is_refused() -> None:
+    with pytest.raises(QueueError) as caught:
+        RedisQueue(f"http://u:{PASSWORD}@cache/", bot_id=TOKEN)
+    assert str(caught.value) == "the queue URL must start with redis://, rediss:// or unix://"
+
+
+def test_the_description_names_the_server_and_keys_only() -> None:
+    queue = RedisQueue(f"redis://:{PASSWORD}@cache.internal", bot_id=TOKEN, name="q")
+    assert queue.describe() == (
+        "redis queue on cache.internal:6379 (safe-polling:queue:987654321:q, 16 partitions)"
+    )
+
+
+async def test_an_unreachable_server_is_one_queue_error_without_the_password() -> None:
+    queue = RedisQueue(UNREACHABLE, bot_id=TOKEN, name="q")
+    where = "redis queue on 127.0.0.1:1/0 (safe-polling:queue:987654321:q, 16 partitions)"
+    try:
+        with pytest.raises(QueueError) as joining:
+            await queue.start()
+        assert str(joining.value) == f"{where}: unreachable (ConnectionError)"
+        with pytest.raises(QueueError) as appending:
+            await queue.put([message(1, chat=1)])
+        assert str(appending.value) == f"{where}: appending updates failed (ConnectionError)"
+        with pytest.raises(QueueError) as reading:
+            await queue.stats()
+        assert str(reading.value) == f"{where}: reading the backlog failed (ConnectionError)"
+        for error in (joining, appending, reading):
+            assert PASSWORD not in str(error.value)
+            assert error.value.__cause__ is None
+    finally:
+        await queue.aclose()
+
+
+async def test_nothing_to_append_is_no_round_trip() -> None:
+    queue = RedisQueue(UNREACHABLE, bot_id=TOKEN, name="q")
+    try:
+        await queue.put([])  # would fail if it reached the server
+    finally:
+        await queue.aclose()
+
+
+async def test_dead_letters_hold_the_update_as_telegram_sent_it(new_queue: QueueFactory) -> None:
+    poison = message(1, chat=13)
+    first = await new_queue(max_deliveries=1)
+    await wait_until(lambda: owns_all(first))
+    await first.put([poison, message(2, chat=13)])
+    taken = await first.take(timeout=WAIT)
+    assert taken is not None
+    await first.aclose()  # dies holding it
+    second = await new_queue(max_deliveries=1)
+    await wait_until(lambda: owns_all(second))
+    after = await second.take(timeout=WAIT)
+    assert after is not None
+    assert after.update_id == 2
+    assert isinstance(second, RedisQueue)
+    assert await second.dead_letters() == [poison]
