@@ -233,3 +233,12 @@ def test_updates_are_ordered_by_chat_else_user_else_not_at_all(
 ) -> None:
     assert chat_key(update) == key
     assert PerChatUpdateProcessor(1).do_order_key(update) == key
+
+
+async def test_an_awaitable_that_is_not_a_coroutine_is_awaited_and_left_alone() -> None:
+    processor = PerChatUpdateProcessor(4)
+    handled = asyncio.get_running_loop().create_future()
+    handled.set_result(None)
+    message = {"message_id": 1, "date": 0, "chat": CHAT}
+    await asyncio.wait_for(processor.process_update(_update(message=message), handled), WAIT)
+    assert processor.ordered_keys == 0
