@@ -19,6 +19,7 @@ import pytest
 from telegram import Update
 from telegram.ext import ApplicationBuilder, SimpleUpdateProcessor
 
+from safe_polling import metrics_registry
 from safe_polling._delivery import (
     DeliveryTracker,
     ProcessedUpdates,
@@ -121,9 +122,12 @@ async def test_updates_already_seen_are_not_given_to_ptb_again(tracker: Delivery
 async def test_updates_handled_by_another_instance_are_skipped(
     processed: ProcessedUpdates, tracker: DeliveryTracker
 ) -> None:
+    skipped = "safe_polling_updates_skipped_total"
+    before = metrics_registry().get_sample_value(skipped) or 0.0
     await processed.mark([20, 22])  # a previous leader handled these before it died
     assert ids_of(await tracker.accept(updates(20, 21, 22, 23))) == [21, 23]
     assert tracker.skipped_duplicates == 2
+    assert metrics_registry().get_sample_value(skipped) == before + 2
     assert tracker.offset(24) == 21
     tracker.handled(21)
     tracker.handled(23)

@@ -9,7 +9,7 @@ from collections.abc import Callable
 import pytest
 from _queue_helpers import PARTITIONS, TTL, QueueFactory, message
 
-from safe_polling.queue import QueuedUpdate, UpdateQueue
+from safe_polling.queue import QueuedUpdate, UpdateQueue, partition_of
 
 WAIT = 15.0  # generous bound on functional waits; never a speed assertion
 
@@ -85,8 +85,6 @@ async def test_different_chats_are_taken_while_one_is_in_flight(new_queue: Queue
 
 
 def _chats_in_distinct_partitions(count: int) -> list[int]:
-    from safe_polling.queue import partition_of
-
     chats: dict[int, int] = {}
     chat = 1
     while len(chats) < count:
@@ -229,3 +227,19 @@ async def test_a_busy_partition_moves_to_a_joining_worker_only_after_its_ack(
 
     await wait_until(split)
     assert (await one.stats()).backlog == 0
+
+
+async def test_with_nothing_in_flight_the_oldest_update_of_any_chat_comes_first(
+    new_queue: QueueFactory,
+) -> None:
+    queue = await new_queue()
+    await wait_until(lambda: owns_all(queue))
+    chats = sorted(_chats_in_distinct_partitions(PARTITIONS), key=_partition, reverse=True)
+    for n, chat in enumerate(chats, 1):  # appended one by one, highest partition first
+        await queue.put([message(n, chat=chat)])
+    got = [item.update_id for item in await drain(queue, len(chats))]
+    assert got == list(range(1, len(chats) + 1))
+
+
+def _partition(chat: int) -> int:
+    return partition_of(message(1, chat), PARTITIONS)
