@@ -71,7 +71,11 @@ MODULES: dict[str, list[str]] = {
         "tests/db/test_balances.py",
         "tests/db/test_schema_and_sql.py",
         "tests/db/test_urls.py",
-        *_ONE_BACKEND,
+        # Two races exist only on PostgreSQL (SQLite has one writer): a set racing a
+        # credit (the row lock) and two calls with one idempotency key (the lost insert).
+        "-k",
+        "not postgres and not redis"
+        " or concurrent_sets_and_adds or idempotent_replays_under_concurrency",
     ],
     "lease/_base.py": [
         "tests/lease/test_base.py",
@@ -394,6 +398,20 @@ def _run_tests(tree: Path, tests: list[str], timeout: float) -> tuple[str, float
     return verdict, time.monotonic() - started
 
 
+def _without_name_filter(selection: list[str]) -> list[str]:
+    """*selection* without its ``-k`` expression: every backend's variant of each test."""
+    kept: list[str] = []
+    skip = False
+    for arg in selection:
+        if arg == "-k":
+            skip = True
+        elif skip:
+            skip = False
+        else:
+            kept.append(arg)
+    return kept
+
+
 def _exit_on_sigterm(signum: int, frame: object) -> None:
     raise SystemExit(128 + signum)  # unwinds: the copy of the tree is removed
 
@@ -411,7 +429,8 @@ def main() -> int:
     parser.add_argument(
         "--all-backends",
         action="store_true",
-        help="also run the PostgreSQL and Redis variants (paths only they reach, e.g. races)",
+        help="drop the -k selection: also the PostgreSQL and Redis variants (and, for a"
+        " queue module, the other backend's)",
     )
     parser.add_argument(
         "--shard", default="1/1", help="run only the i-th of n interleaved shares, e.g. 2/3"
@@ -444,7 +463,7 @@ def main() -> int:
             target.write_text(ast.unparse(ast.parse(original)), encoding="utf-8")
             selection = MODULES[module]
             if args.all_backends:
-                selection = [arg for arg in selection if arg not in _ONE_BACKEND]
+                selection = _without_name_filter(selection)
             verdict, seconds = _run_tests(tree, selection, args.timeout)
             if verdict != "passed":
                 print(f"{module}: tests do not pass on the unmutated module ({verdict})")

@@ -86,6 +86,25 @@ async def test_concurrent_adds_lose_nothing(store: BalanceStore) -> None:
         assert await ledger_sum(store, u) == 200 * 201 // 2
 
 
+async def test_concurrent_sets_and_adds_keep_the_ledger_equal_to_the_balance(
+    store: BalanceStore,
+) -> None:
+    # A set records the difference to the balance it replaces: read without a row lock,
+    # a credit committed in between would be missing from that difference.
+    await store.add_user_balance_async(USER, 1)
+    await asyncio.gather(
+        *(
+            call
+            for n in range(100)
+            for call in (
+                store.add_user_balance_async(USER, 1),
+                store.set_user_balance_async(USER, n),
+            )
+        )
+    )
+    assert await ledger_sum(store, USER) == await store.get_user_balance_async(USER)
+
+
 async def test_idempotent_replays_under_concurrency_credit_once(store: BalanceStore) -> None:
     await store.add_user_balance_async(USER, 10)
     adds = [

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import sys
 import textwrap
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
@@ -168,3 +169,14 @@ async def test_nested_use_inside_a_transaction_does_not_hang(store: BalanceStore
     else:  # a pool: the inner call simply uses another connection
         assert await nested() == 0
     assert await store.add_user_balance_async(1, 1) == 1  # the store is still usable
+
+
+def test_sqlite_time_text_and_datetimes_read_as_the_same_utc_instant() -> None:
+    from safe_polling.db._store import utc_from_text
+
+    naive = datetime(2026, 11, 30, 12, 0, 0, 500_000)
+    assert utc_from_text("2026-11-30 12:00:00.500") == naive.replace(tzinfo=UTC)
+    assert utc_from_text(naive) == naive.replace(tzinfo=UTC)
+    one_hour_east = datetime(2026, 11, 30, 13, 0, tzinfo=timezone(timedelta(hours=1)))
+    assert utc_from_text(one_hour_east) == one_hour_east  # the same instant, not relabelled
+    assert utc_from_text(one_hour_east).utcoffset() == timedelta(hours=1)
