@@ -303,6 +303,44 @@ async def test_the_processor_reports_each_update_when_its_handler_ends(
     assert application.update_processor is inner
 
 
+class WatchedRecord(ProcessedUpdates):
+    """The real record, noting how often another task ran before each write began."""
+
+    def __init__(self, store: BalanceStore) -> None:
+        super().__init__(store, bot_id=BOT)
+        self.ticks = 0  # turns another task got so far
+        self.ticks_at_writes: list[int] = []
+
+    async def mark(self, update_ids: list[int]) -> None:
+        self.ticks_at_writes.append(self.ticks)
+        await super().mark(update_ids)
+
+
+async def test_the_recorder_lets_other_tasks_run_while_it_gathers_updates(
+    sqlite_store: BalanceStore,
+) -> None:
+    # While it waits for more updates to finish (up to 0.1 s) the recorder must yield:
+    # spinning on its event instead would stall every handler of the bot meanwhile.
+    record = WatchedRecord(sqlite_store)
+    await record.open()
+    tracker = DeliveryTracker(record)
+
+    async def other_task() -> None:
+        while not record.ticks_at_writes:
+            record.ticks += 1
+            await asyncio.sleep(0)
+
+    try:
+        await tracker.accept(updates(1))
+        tracker.handled(1)  # the recorder starts, and runs before the task below
+        ticker = asyncio.create_task(other_task())
+        await eventually(lambda: _has(tracker, 1))
+        await ticker
+        assert record.ticks_at_writes[0] > 0
+    finally:
+        await tracker.aclose()
+
+
 # -- the recorder after a database error -----------------------------------------------
 
 
