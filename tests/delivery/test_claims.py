@@ -7,6 +7,7 @@ what is released, and what the next leader's tracker does with a claimed update.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -20,6 +21,8 @@ from .conftest import eventually
 BOT = 778
 LIVE = 30.0  # a claim that runs for the whole test
 ENDED = -1.0  # a claim whose time ran out a second ago
+WAIT = 10.0  # bound on functional waits, never a speed claim
+CLAIM_CHECK = 0.25  # how often the next leader looks at claimed updates again
 
 
 @pytest.fixture
@@ -184,3 +187,21 @@ async def test_a_leader_handing_over_claims_what_it_has_not_recorded(
     tracker.handled(2)  # handled, not yet written by the recorder
     assert await tracker.claim_unrecorded(LIVE) == 2
     assert await claims(new.store) == {2: (new.owner, 2), 3: (new.owner, 2), 4: (old.owner, 1)}
+
+
+async def test_closing_while_an_update_is_held_stops_watching_it(
+    old: ProcessedUpdates, new: ProcessedUpdates, requeued: list[dict[str, Any]]
+) -> None:
+    await old.claim([11], term=1, seconds=LIVE)
+    tracker = DeliveryTracker(new, term=2)
+    tracker.requeue = requeued.append
+    assert ids_of(await tracker.accept(updates(10, 11))) == [10]
+    watch = tracker._claim_watch
+    assert watch is not None
+    async with asyncio.timeout(WAIT) as closing:  # the leadership ended: stop waiting
+        await tracker.aclose()
+    assert not closing.expired(), "aclose() waited for the held update"
+    assert watch.done()  # stopped by aclose itself, not left to stop later
+    await old.release_claims()
+    await asyncio.sleep(3 * CLAIM_CHECK)  # time for a watch left running to requeue it
+    assert requeued == []
