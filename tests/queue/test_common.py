@@ -243,3 +243,12 @@ async def test_with_nothing_in_flight_the_oldest_update_of_any_chat_comes_first(
 
 def _partition(chat: int) -> int:
     return partition_of(message(1, chat), PARTITIONS)
+
+
+async def test_a_live_worker_keeps_its_partitions_past_the_ttl(new_queue: QueueFactory) -> None:
+    queue = await new_queue()
+    await wait_until(lambda: owns_all(queue))
+    assert queue.take_gained() == frozenset(range(PARTITIONS))
+    await asyncio.sleep(3 * TTL)  # several renewals, and as long as an unrenewed claim lasts
+    assert await owns_all(queue)
+    assert queue.take_gained() == frozenset()  # never lost, so never gained again
