@@ -132,6 +132,9 @@ async def test_a_claimed_update_is_held_until_its_claimant_records_it(
     tracker.handled(10)
     tracker.handled(12)
     assert tracker.offset(13) == 11  # held: neither handled here nor confirmed
+    await asyncio.sleep(2 * CLAIM_CHECK)  # the next leader looks again, and keeps holding it
+    assert requeued == []
+    assert tracker.offset(13) == 11
     await old.mark([11])
     await eventually(lambda: tracker.offset(13) == 13)
     assert requeued == []
@@ -205,3 +208,29 @@ async def test_closing_while_an_update_is_held_stops_watching_it(
     await old.release_claims()
     await asyncio.sleep(3 * CLAIM_CHECK)  # time for a watch left running to requeue it
     assert requeued == []
+
+
+class CountedRecord(ProcessedUpdates):
+    """The real record, counting the state queries."""
+
+    queries = 0
+
+    async def state_among(self, update_ids: list[int]) -> tuple[set[int], set[int]]:
+        self.queries += 1
+        return await super().state_among(update_ids)
+
+
+async def test_a_held_update_is_looked_at_again_at_a_steady_pace(
+    old: ProcessedUpdates, sqlite_store: BalanceStore, requeued: list[dict[str, Any]]
+) -> None:
+    await old.claim([11], term=1, seconds=LIVE)
+    record = CountedRecord(sqlite_store, bot_id=BOT)
+    tracker = DeliveryTracker(record, term=2)
+    tracker.requeue = requeued.append
+    try:
+        assert ids_of(await tracker.accept(updates(11))) == []
+        await asyncio.sleep(3 * CLAIM_CHECK)
+        # One query in accept, then one per check: not a flood of the database.
+        assert record.queries <= 5, f"{record.queries} queries in {3 * CLAIM_CHECK} s"
+    finally:
+        await tracker.aclose()

@@ -167,6 +167,16 @@ async def test_handled_updates_are_recorded_without_waiting_for_a_poll(
     assert await recorded(tracker.processed.store) == {8}
 
 
+async def test_closing_an_idle_recorder_stops_it(tracker: DeliveryTracker) -> None:
+    await tracker.accept(updates(1))
+    tracker.handled(1)
+    await eventually(lambda: _has(tracker, 1))
+    recorder = tracker._recorder
+    assert recorder is not None
+    await tracker.aclose()
+    assert recorder.done()  # stopped by aclose itself, not left to stop later
+
+
 async def _has(tracker: DeliveryTracker, update_id: int) -> bool:
     return update_id in await recorded(tracker.processed.store)
 
