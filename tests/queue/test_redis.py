@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from _queue_helpers import TOKEN, QueueFactory, message
+from _queue_helpers import PARTITIONS, TOKEN, QueueFactory, message
 from test_common import WAIT, owns_all, wait_until
 
 from safe_polling.queue import QueueError, RedisQueue
@@ -74,3 +74,24 @@ async def test_dead_letters_hold_the_update_as_telegram_sent_it(new_queue: Queue
     assert after.update_id == 2
     assert isinstance(second, RedisQueue)
     assert await second.dead_letters() == [poison]
+
+
+async def test_leaving_hands_every_partition_over_at_once(
+    new_queue: QueueFactory, redis_url: str
+) -> None:
+    from redis.asyncio import Redis
+
+    one = await new_queue()
+    await wait_until(lambda: owns_all(one))
+    assert isinstance(one, RedisQueue)
+    prefix = one._prefix
+    await one.aclose()
+    # Not left to expire after the TTL: the next worker may claim them at once.
+    client = Redis.from_url(redis_url, decode_responses=True)
+    try:
+        assert [await client.get(f"{prefix}:o:{p}") for p in range(PARTITIONS)] == [
+            None
+        ] * PARTITIONS
+        assert await client.zscore(f"{prefix}:members", one.worker) is None
+    finally:
+        await client.aclose()
