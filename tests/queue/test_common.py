@@ -252,3 +252,32 @@ async def test_a_live_worker_keeps_its_partitions_past_the_ttl(new_queue: QueueF
     await asyncio.sleep(3 * TTL)  # several renewals, and as long as an unrenewed claim lasts
     assert await owns_all(queue)
     assert queue.take_gained() == frozenset()  # never lost, so never gained again
+
+
+async def test_three_workers_split_the_partitions_as_evenly_as_the_count_allows(
+    new_queue: QueueFactory,
+) -> None:
+    workers = [await new_queue()]
+    await wait_until(lambda: owns_all(workers[0]))
+    workers.append(await new_queue())
+    await wait_until(lambda: split_as(workers, [4, 4]))
+    # The third joins last: each of the others then gives back exactly one partition.
+    workers.append(await new_queue())
+    await wait_until(lambda: split_as(workers, [2, 3, 3]))
+
+
+async def split_as(workers: list[UpdateQueue], sizes: list[int]) -> bool:
+    """Whether *workers* own the partitions in these numbers, none owned twice."""
+    owned = [await worker.owned() for worker in workers]
+    every = [p for partitions in owned for p in partitions]
+    return sorted(map(len, owned)) == sizes and len(set(every)) == PARTITIONS
+
+
+async def test_a_worker_that_left_can_join_again(new_queue: QueueFactory) -> None:
+    queue = await new_queue()
+    await wait_until(lambda: owns_all(queue))
+    await queue.aclose()
+    await queue.start()
+    await wait_until(lambda: owns_all(queue))
+    await queue.put([message(1, chat=5)])
+    assert [item.update_id for item in await drain(queue, 1)] == [1]
