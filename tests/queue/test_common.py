@@ -281,3 +281,42 @@ async def test_a_worker_that_left_can_join_again(new_queue: QueueFactory) -> Non
     await wait_until(lambda: owns_all(queue))
     await queue.put([message(1, chat=5)])
     assert [item.update_id for item in await drain(queue, 1)] == [1]
+
+
+async def test_while_a_worker_joins_mid_stream_each_update_is_handed_out_once_in_order(
+    new_queue: QueueFactory,
+) -> None:
+    one = await new_queue()
+    await wait_until(lambda: owns_all(one))
+    chats = _chats_in_distinct_partitions(PARTITIONS)
+    rounds = 10
+    await one.put(
+        [
+            message(1 + r * PARTITIONS + n, chat=chat)
+            for r in range(rounds)
+            for n, chat in enumerate(chats)
+        ]
+    )
+    taken: list[QueuedUpdate] = []
+    stop = asyncio.Event()
+
+    async def work(queue: UpdateQueue) -> None:
+        while not stop.is_set():
+            item = await queue.take(timeout=0.05)
+            if item is not None:
+                taken.append(item)
+                await asyncio.sleep(0.01)  # a short handler
+                await queue.ack(item)
+
+    workers = [asyncio.create_task(work(one))]
+    await wait_until(lambda: len(taken) >= PARTITIONS)
+    workers.append(asyncio.create_task(work(await new_queue())))  # joins mid-stream
+    try:
+        await wait_until(lambda: len({i.update_id for i in taken}) == rounds * PARTITIONS)
+    finally:
+        stop.set()
+        await asyncio.gather(*workers)
+    assert sorted(i.update_id for i in taken) == list(range(1, rounds * PARTITIONS + 1))
+    for chat in chats:
+        ids = [i.update_id for i in taken if i.update["message"]["chat"]["id"] == chat]
+        assert ids == sorted(ids)
