@@ -320,3 +320,42 @@ async def test_while_a_worker_joins_mid_stream_each_update_is_handed_out_once_in
     for chat in chats:
         ids = [i.update_id for i in taken if i.update["message"]["chat"]["id"] == chat]
         assert ids == sorted(ids)
+
+
+async def test_a_joining_worker_gets_idle_partitions_and_the_busy_one_stays(
+    new_queue: QueueFactory,
+) -> None:
+    one = await new_queue()
+    await wait_until(lambda: owns_all(one))
+    await one.put([message(1, chat=21)])
+    busy = await one.take(timeout=WAIT)
+    assert busy is not None
+    two = await new_queue()
+
+    async def split() -> bool:
+        return len(await one.owned()) == len(await two.owned()) == PARTITIONS // 2
+
+    await wait_until(split)  # without waiting for the busy partition's ack
+    assert busy.partition in await one.owned()
+    await one.ack(busy)
+
+
+async def test_a_partition_that_comes_back_brings_its_unacked_update(
+    new_queue: QueueFactory,
+) -> None:
+    one = await new_queue()
+    await wait_until(lambda: owns_all(one))
+    two = await new_queue()
+
+    async def split() -> bool:
+        return len(await one.owned()) == len(await two.owned()) == PARTITIONS // 2
+
+    await wait_until(split)
+    theirs = await two.owned()
+    chat = next(c for c in range(1, 1000) if _partition(c) in theirs)
+    await one.put([message(1, chat=chat)])
+    taken = await two.take(timeout=WAIT)
+    assert taken is not None
+    await two.aclose()  # leaves holding it: the partition returns to its first owner
+    got = await drain(one, 1)
+    assert [(i.update_id, i.deliveries) for i in got] == [(1, 2)]
