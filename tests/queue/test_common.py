@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 
 import pytest
@@ -182,7 +183,11 @@ async def test_wait_for_room_holds_the_poller_at_the_backlog_bound(
 async def test_stats_show_the_age_of_the_oldest_unhandled_update(new_queue: QueueFactory) -> None:
     queue = await new_queue()
     await wait_until(lambda: owns_all(queue))
+    before = time.time()
     await queue.put([message(1, chat=1)])
+    age = (await queue.stats()).oldest_age
+    # No older than the time since just before the put (Redis stamps in milliseconds).
+    assert 0.0 <= age <= time.time() - before + 0.002
     await wait_until(lambda: _older_than(queue, 0.2))
     stats = await queue.stats()
     assert stats.backlog == 1
@@ -279,6 +284,8 @@ async def test_a_worker_that_left_can_join_again(new_queue: QueueFactory) -> Non
     await queue.aclose()
     await queue.start()
     await wait_until(lambda: owns_all(queue))
+    await asyncio.sleep(2 * TTL)  # renewed again, not only claimed once
+    assert await owns_all(queue)
     await queue.put([message(1, chat=5)])
     assert [item.update_id for item in await drain(queue, 1)] == [1]
 
