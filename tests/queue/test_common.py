@@ -120,6 +120,8 @@ async def test_a_leaving_worker_hands_its_unacked_update_over_first(
     got = await drain(two, 2)
     assert [i.update_id for i in got] == [1, 2]
     assert got[0].deliveries == 2
+    assert await two.take(timeout=0.3) is None  # each handed out once
+    assert (await two.stats()).backlog == 0
 
 
 async def test_a_crashed_workers_partitions_move_within_the_ttl(new_queue: QueueFactory) -> None:
