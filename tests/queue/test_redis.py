@@ -74,6 +74,11 @@ async def test_dead_letters_hold_the_update_as_telegram_sent_it(new_queue: Queue
     assert after.update_id == 2
     assert isinstance(second, RedisQueue)
     assert await second.dead_letters() == [poison]
+    await second.ack(after)
+    # Nothing left pending in the consumer group either: the poison entry was acknowledged.
+    client = second._redis()
+    stream = second._stream(taken.partition)
+    assert (await client.xpending(stream, "workers"))["pending"] == 0
 
 
 async def test_leaving_hands_every_partition_over_at_once(
