@@ -368,3 +368,23 @@ async def test_a_partition_that_comes_back_brings_its_unacked_update(
     await two.aclose()  # leaves holding it: the partition returns to its first owner
     got = await drain(one, 1)
     assert [(i.update_id, i.deliveries) for i in got] == [(1, 2)]
+
+
+async def test_a_waiting_take_is_woken_by_a_new_or_handed_over_update(
+    new_queue: QueueFactory,
+) -> None:
+    long = 10 * WAIT  # far longer than the bound below: only a wake-up returns in time
+    one = await new_queue()
+    await wait_until(lambda: owns_all(one))
+    waiting = asyncio.create_task(one.take(timeout=long))
+    await asyncio.sleep(0.2)  # parked on its wait
+    await one.put([message(1, chat=3), message(2, chat=3)])
+    first = await asyncio.wait_for(waiting, WAIT)
+    assert first is not None
+    assert first.update_id == 1
+    two = await new_queue()
+    waiting = asyncio.create_task(two.take(timeout=long))
+    await one.aclose()  # hands 1 (unacknowledged) and 2 over to the waiting worker
+    handed = await asyncio.wait_for(waiting, WAIT)
+    assert handed is not None
+    assert handed.update_id == 1

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from _queue_helpers import PARTITIONS, TOKEN, QueueFactory, message
 from test_common import WAIT, owns_all, wait_until
@@ -100,3 +102,19 @@ async def test_leaving_hands_every_partition_over_at_once(
         assert await client.zscore(f"{prefix}:members", one.worker) is None
     finally:
         await client.aclose()
+
+
+async def test_a_waiting_take_is_woken_by_the_update_its_worker_takes_over(
+    new_queue: QueueFactory,
+) -> None:
+    # One partition: nothing else the pump does would wake the waiting take().
+    one = await new_queue(partitions=1)
+    await wait_until(lambda: one.owned())
+    await one.put([message(1, chat=3), message(2, chat=3)])
+    assert await one.take(timeout=WAIT) is not None
+    two = await new_queue(partitions=1)
+    waiting = asyncio.create_task(two.take(timeout=10 * WAIT))
+    await one.aclose()  # leaves holding update 1
+    handed = await asyncio.wait_for(waiting, WAIT)
+    assert handed is not None
+    assert (handed.update_id, handed.deliveries) == (1, 2)
