@@ -104,14 +104,16 @@ async def test_leaving_hands_every_partition_over_at_once(
         await client.aclose()
 
 
-async def test_a_waiting_take_is_woken_by_the_update_its_worker_takes_over(
+async def test_a_waiting_take_is_woken_by_a_new_and_by_a_taken_over_update(
     new_queue: QueueFactory,
 ) -> None:
     # One partition: nothing else the pump does would wake the waiting take().
     one = await new_queue(partitions=1)
     await wait_until(lambda: one.owned())
+    waiting = asyncio.create_task(one.take(timeout=10 * WAIT))
+    await asyncio.sleep(0.2)  # parked on its wait
     await one.put([message(1, chat=3), message(2, chat=3)])
-    assert await one.take(timeout=WAIT) is not None
+    assert await asyncio.wait_for(waiting, WAIT) is not None  # woken by the read
     two = await new_queue(partitions=1)
     waiting = asyncio.create_task(two.take(timeout=10 * WAIT))
     await one.aclose()  # leaves holding update 1
