@@ -388,3 +388,28 @@ async def test_a_waiting_take_is_woken_by_a_new_or_handed_over_update(
     handed = await asyncio.wait_for(waiting, WAIT)
     assert handed is not None
     assert handed.update_id == 1
+
+
+async def test_an_update_read_ahead_counts_only_the_times_it_was_handed_out(
+    new_queue: QueueFactory,
+) -> None:
+    one = await new_queue()
+    await wait_until(lambda: owns_all(one))
+    await one.put([message(1, chat=17), message(2, chat=17)])
+    assert await one.take(timeout=WAIT) is not None  # 2 may be read ahead, not handed out
+    two = await new_queue()
+    await one.aclose()
+    await wait_until(lambda: owns_all(two))
+    first = await two.take(timeout=WAIT)
+    assert first is not None
+    assert (first.update_id, first.deliveries) == (1, 2)
+    await two.ack(first)
+    second = await two.take(timeout=WAIT)
+    assert second is not None
+    assert (second.update_id, second.deliveries) == (2, 1)
+    three = await new_queue()
+    await two.aclose()  # leaves holding 2: its second hand-out is the next
+    await wait_until(lambda: owns_all(three))
+    again = await three.take(timeout=WAIT)
+    assert again is not None
+    assert (again.update_id, again.deliveries) == (2, 2)
