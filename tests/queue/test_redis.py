@@ -120,3 +120,24 @@ async def test_a_waiting_take_is_woken_by_a_new_and_by_a_taken_over_update(
     handed = await asyncio.wait_for(waiting, WAIT)
     assert handed is not None
     assert (handed.update_id, handed.deliveries) == (1, 2)
+
+
+async def test_a_redis_that_lost_the_consumer_groups_gets_them_again(
+    new_queue: QueueFactory, redis_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    from redis.asyncio import Redis
+
+    queue = await new_queue()
+    await wait_until(lambda: owns_all(queue))
+    assert isinstance(queue, RedisQueue)
+    client = Redis.from_url(redis_url, decode_responses=True)
+    try:
+        for partition in range(PARTITIONS):  # as after a restart without persistence
+            await client.xgroup_destroy(queue._stream(partition), "workers")
+    finally:
+        await client.aclose()
+    await queue.put([message(1, chat=3)])
+    item = await queue.take(timeout=WAIT)
+    assert item is not None
+    assert item.update_id == 1
+    assert any("Update queue unavailable" in r.getMessage() for r in caplog.records)
