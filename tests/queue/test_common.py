@@ -187,9 +187,13 @@ async def test_stats_show_the_age_of_the_oldest_unhandled_update(new_queue: Queu
     await wait_until(lambda: owns_all(queue))
     before = time.time()
     await queue.put([message(1, chat=1)])
+    after = time.time()
     age = (await queue.stats()).oldest_age
     # No older than the time since just before the put (Redis stamps in milliseconds).
     assert 0.0 <= age <= time.time() - before + 0.002
+    await asyncio.sleep(0.3)
+    age = (await queue.stats()).oldest_age
+    assert time.time() - after - 0.002 <= age <= time.time() - before + 0.002
     await wait_until(lambda: _older_than(queue, 0.2))
     stats = await queue.stats()
     assert stats.backlog == 1
