@@ -11,13 +11,13 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from types import CodeType, TracebackType
 from typing import Any
 
 from telegram import Update
 from telegram.error import Conflict, NetworkError, TelegramError, TimedOut
-from telegram.ext import Application, ContextTypes
+from telegram.ext import Application, BaseHandler, ContextTypes, ConversationHandler
 
 from ._metrics import handler_failed, handler_label
 
@@ -88,16 +88,31 @@ def _failing_callback(
     """The registered handler callback whose frame is in the traceback."""
     callbacks: dict[CodeType, object] = {}
     for group in application.handlers.values():
-        for handler in group:
-            code = getattr(handler.callback, "__code__", None)
+        for callback in _callbacks(group):
+            code = getattr(callback, "__code__", None)
             if code is not None:
-                callbacks[code] = handler.callback
+                callbacks[code] = callback
     found: object | None = None
     tb: TracebackType | None = error.__traceback__
     while tb is not None:
         found = callbacks.get(tb.tb_frame.f_code) or found
         tb = tb.tb_next
     return found
+
+
+def _callbacks(handlers: Iterable[BaseHandler[Any, Any, Any]]) -> Iterator[object]:
+    """Every callback of *handlers*, a ConversationHandler's states included.
+
+    A ConversationHandler has no ``callback`` of its own: its children do.
+    """
+    for handler in handlers:
+        if isinstance(handler, ConversationHandler):
+            yield from _callbacks(handler.entry_points)
+            for state in handler.states.values():
+                yield from _callbacks(state)
+            yield from _callbacks(handler.fallbacks)
+        else:
+            yield handler.callback
 
 
 class PollingErrorCallback:
