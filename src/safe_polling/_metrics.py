@@ -493,7 +493,7 @@ def install_metering(application: Any) -> None:
         application._update_processor = MeteredUpdateProcessor(processor, metrics)
         with _lock:
             _metered_applications += 1
-            BaseHandler.handle_update = _timed_handle_update  # type: ignore[method-assign]
+            BaseHandler.handle_update = _timed_handle_update  # type: ignore[method-assign,assignment]
 
 
 def remove_metering(application: Any) -> None:
