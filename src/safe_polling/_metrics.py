@@ -218,16 +218,16 @@ class _Metrics:
         self.backlog.set_function(self._backlog)
         self.role_since = time.monotonic()  # when the current role began
         self.handler_labels: set[str] = set()
-        # The duration child per callback, by id() with the callback kept beside it
-        # so that a reused id is never mistaken: naming and .labels() cost more than
-        # the rest of the timing (benchmarks/metrics_bench.py).
+        # The duration child per callback, as the update processor caches its children
+        # (.labels() takes a lock and builds a key each time), by id() with the callback
+        # kept beside it so that a reused id is never mistaken for it.
         self._by_callback: dict[int, tuple[object, Any]] = {}
 
     def _backlog(self) -> float:
         source = self.backlog_source
         return float(source()) if source is not None else 0.0
 
-    def handler_label(self, callback: object) -> str:
+    def label_for(self, callback: object) -> str:
         """The label for *callback*: its name, or ``other`` past the cap."""
         name = handler_label(callback)
         if name not in self.handler_labels:
@@ -242,7 +242,7 @@ class _Metrics:
         entry = self._by_callback.get(id(callback))
         if entry is not None and entry[0] is callback:
             return entry[1]
-        child = self.handler_seconds.labels(self.handler_label(callback))
+        child = self.handler_seconds.labels(self.label_for(callback))
         if len(self._by_callback) >= 4 * MAX_HANDLER_LABELS:  # callbacks made per handler
             self._by_callback.clear()
         self._by_callback[id(callback)] = (callback, child)
@@ -385,7 +385,7 @@ def handler_failed(callback: object | None) -> None:
     """Record a handler error that reached the error handler (*callback*: who raised)."""
     metrics = _active()
     if metrics is not None:
-        label = "unknown" if callback is None else metrics.handler_label(callback)
+        label = "unknown" if callback is None else metrics.label_for(callback)
         metrics.failed.labels(label).inc()
 
 
