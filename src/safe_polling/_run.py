@@ -19,7 +19,7 @@ from ._health import HealthServer, health_port_from_env
 from ._metrics import load_metrics
 from ._polling import AnyApplication, _start, _stop
 from ._redaction import install_redaction
-from ._status import PollingStatus
+from ._status import PollingStatus, Role
 from ._watchdog import LoopWatchdog, resolve_watchdog
 
 if TYPE_CHECKING:
@@ -220,6 +220,7 @@ class _Runner:
         self.lease: PollingLease | None = None
         self.processed: ProcessedUpdates | None = None
         self.took_over = False  # this term's lease came from another instance
+        self.waiting: Role = "standby"  # the role while the lease is another's
         self.webhook: dict[str, Any] | None = None  # getWebhookInfo as the preflight saw it
         self.stopping = asyncio.Event()
         self.status = PollingStatus(version=_version())
@@ -288,6 +289,7 @@ class _Runner:
                 "❌ The update queue needs a database for delivery records: set DATABASE_URL"
             )
             raise SystemExit(1)
+        self.waiting = "worker"  # it handles updates from the queue while it waits
         await run_scaled_out(
             ScaleOutRun(
                 app=self.app,
@@ -363,7 +365,7 @@ class _Runner:
         """
         from .lease import LeaseError
 
-        self.status.set_role("standby")
+        self.status.set_role(self.waiting)
         delay = _LEASE_RETRY_MIN
         level = logging.WARNING  # one warning per outage, then quiet retries
         while True:
