@@ -21,7 +21,7 @@ from kie_bot.generations import GenerationService, PollSettings, StartResult
 from kie_bot.kie import Api, KieClient
 from kie_bot.kie.fake_server import FakeKie, Outcome
 from kie_bot.request_body import build_request
-from kie_bot.storage import State, Storage
+from kie_bot.storage import State, Storage, now_ms
 from kie_bot.tasks import GROUPS, INPUT_KINDS, TASKS
 from kie_bot.texts import LANGUAGES, lang_for, t
 from safe_polling.db import open_balance_store
@@ -374,7 +374,7 @@ async def test_transitions_are_conditional_one_winner(storage: Storage) -> None:
     gen = await storage.get("g1")
     assert gen is not None
     assert (gen.state, gen.task_id, gen.submitted_at) == (State.SUBMITTED, "t1", 5)
-    assert [g.id for g in await storage.unfinished()] == ["g1"]
+    assert [g.id for g in await storage.claimable(now_ms())] == ["g1"]
 
 
 async def test_concurrent_refunds_credit_and_notify_once(storage: Storage) -> None:
@@ -429,10 +429,75 @@ async def test_resume_refunds_a_generation_interrupted_before_submission(
         service = GenerationService(storage, client, load_catalog(), messenger)
         assert await service.resume() == 1
         await service.wait_idle(10)
+        await service.shutdown()
         await client.aclose()
         assert kie.created() == []  # never re-created: it may exist already
     assert await storage.store.get_user_balance_async(8) == 10
     assert "interrupted" in messenger.texts[-1]
+
+
+async def test_two_workers_run_a_generation_once_and_take_over_a_stopped_ones(
+    storage: Storage,
+) -> None:
+    """What SAFE_POLLING_QUEUE needs: every replica resumes, each generation runs once."""
+    await storage.store.add_user_balance_async(9, 10, reason="test")
+    model = load_catalog().model("nano-banana")
+    assert model is not None
+    poll = PollSettings(interval=0.02, max_interval=0.05, timeout=20)
+    async with FakeKie() as kie:
+        kie.set_outcome("google/nano-banana", Outcome(never_finish=True))
+        client = KieClient(kie.api_key, api_url=kie.api_url, backoff=0.01)
+        first, second = Recorder(), Recorder()
+        one = GenerationService(storage, client, load_catalog(), first, poll)
+        two = GenerationService(storage, client, load_catalog(), second, poll)
+        await one.resume()
+        assert await one.start(
+            "g4", user_id=9, chat_id=9, lang="en", model=model, params=Params("p")
+        ) == (StartResult.STARTED, 6)
+        assert await two.resume() == 0  # held by the first worker
+        while not kie.tasks:
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.2)  # several renewal rounds of both workers
+        assert (one.running, two.running) == (1, 0)
+
+        await one.shutdown()  # SIGTERM: the claim is released, the second takes over
+        while not two.running:
+            await asyncio.sleep(0.01)
+        (task_id,) = kie.tasks
+        kie.finish(task_id)
+        await two.wait_idle(10)
+        await two.shutdown()
+        await client.aclose()
+    assert len(kie.created()) == 1
+    assert (first.media, len(second.media)) == ([], 1)
+    gen = await storage.get("g4")
+    assert gen is not None
+    assert gen.state is State.DONE
+    assert await storage.store.get_user_balance_async(9) == 6
+
+
+async def test_a_worker_stops_a_generation_another_took_over(storage: Storage) -> None:
+    """A worker that could not renew in time (its claim ran out) lets go of the generation."""
+    await storage.store.add_user_balance_async(10, 10, reason="test")
+    model = load_catalog().model("nano-banana")
+    assert model is not None
+    poll = PollSettings(interval=0.02, max_interval=0.05, timeout=20)
+    async with FakeKie() as kie:
+        kie.set_outcome("google/nano-banana", Outcome(never_finish=True))
+        client = KieClient(kie.api_key, api_url=kie.api_url, backoff=0.01)
+        one = GenerationService(storage, client, load_catalog(), Recorder(), poll)
+        await one.resume()
+        await one.start("g5", user_id=10, chat_id=10, lang="en", model=model, params=Params("p"))
+        while not kie.tasks:
+            await asyncio.sleep(0.01)
+        assert await storage.claim("g5", "another", now_ms() + 60_000, now_ms() + 120_000)
+        while one.running:  # its next renewal finds the claim gone and stops the task
+            await asyncio.sleep(0.01)
+        await one.shutdown()
+        await client.aclose()
+    gen = await storage.get("g5")
+    assert gen is not None
+    assert gen.state is State.SUBMITTED  # left to the worker that holds it
 
 
 async def test_fake_kie_runs_as_a_process() -> None:

@@ -216,13 +216,13 @@ class FakeKie:
         queue = self._errors.setdefault(path, deque())
         queue.extend([(code, http_status, delay)] * times)
 
-    def finish(self, task_id: str) -> None:
-        """Let a ``never_finish`` task succeed at its next poll.
+    def finish(self, task_id: str, *, fail: str | None = None) -> None:
+        """Let a ``never_finish`` task end at its next poll: succeed, or fail with *fail*.
 
         .. versionadded:: 0.1.0
         """
         task = self.tasks[task_id]
-        task.outcome = Outcome(polls=0, media_size=task.outcome.media_size)
+        task.outcome = Outcome(polls=0, fail=fail, media_size=task.outcome.media_size)
         task.polls = 0
 
     def created(self, api: str | None = None) -> list[RecordedRequest]:
