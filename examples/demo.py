@@ -9,6 +9,11 @@ fake's control API: /start, a top-up paid in Telegram Stars, an image generation
 the wizard, /balance and /history. Then a second instance of the same bot starts, stands
 by, and takes over when the first one gets SIGTERM.
 
+With ``--workers 2`` the story is another: two instances are workers of one Redis Streams
+queue (``SAFE_POLLING_QUEUE``), share nine users' generations, and one hands its running
+generations over on SIGTERM (``demo_workers.py``; it needs a Redis server, the default
+story does not).
+
 No token, key or network is needed; nothing is written outside a temporary directory, and
 every child process is stopped on exit. The exit code is 0 only when every step happened
 and the fake Telegram saw exactly one poller at a time and no 409 Conflict.
