@@ -446,16 +446,21 @@ async def handover(first: BotProcess, second: BotProcess, user: User) -> None:
 
     heading("SIGTERM to bot #1 (what Render sends to the old instance)")
     mark = len(second.lines)
-    code = await first.terminate()
-    say(f"   bot #1 exited with code {code}")
-    if code != 0:
-        raise DemoError(f"bot #1 exited with code {code}, expected 0")
+    await terminate_cleanly(first)
     index = await second.wait_log("Acquired the polling lease", after=mark)
     await second.wait_log("Polling started successfully!", after=index)
 
     heading("The user writes again: bot #2 answers (bot #1 is gone)")
     await user.send("/balance", text_has("sendMessage", "balance"))
     say("   ↑ answered by bot #2 from the same SQLite database: the balance survived")
+
+
+async def terminate_cleanly(bot: BotProcess) -> None:
+    """SIGTERM *bot* like a deploy does; fail unless it exits with code 0."""
+    code = await bot.terminate()
+    say(f"   {bot.name} exited with code {code}")
+    if code != 0:
+        raise DemoError(f"{bot.name} exited with code {code}, expected 0")
 
 
 async def summary(fake: FakeBotAPIClient, second: BotProcess) -> None:

@@ -29,6 +29,7 @@ from demo import (
     heading,
     say,
     summary,
+    terminate_cleanly,
     text_has,
 )
 from safe_polling.queue import DEFAULT_PARTITIONS, partition_of_chat
@@ -146,10 +147,7 @@ async def workers(fake: FakeBotAPIClient, first: BotProcess, second: BotProcess)
 
     heading("SIGTERM to bot #1 while its generations still run at KIE")
     mark = len(second.lines)
-    code = await first.terminate()
-    say(f"   bot #1 exited with code {code}")
-    if code != 0:
-        raise DemoError(f"bot #1 exited with code {code}, expected 0")
+    await terminate_cleanly(first)
     index = await second.wait_log("picked up", after=mark)
     say(f"   📜 bot #2 │ {second.lines[index].split(': ', 1)[-1]}")
 

@@ -20,6 +20,7 @@ from contextlib import AsyncExitStack
 import pytest
 from kie_harness import BOT_SCRIPT, WAIT, confirm, generate, process_env, say
 from tests.delivery.conftest import BotProcess, bot_process, eventually, pg_url
+from tests.scaleout._checks import ledger_counts
 from tests.scaleout.test_replicas import replica_env
 
 from kie_bot.kie.fake_server import FakeKie, Outcome
@@ -86,16 +87,6 @@ def started_by(worker: BotProcess) -> set[str]:
     return set(STARTED.findall(worker.output))
 
 
-async def ledger(url: str) -> dict[str, int]:
-    """Ledger rows per idempotency key: each charge and refund."""
-    async with open_balance_store(url) as store:
-        rows = await store.fetch_all(
-            "SELECT idempotency_key AS k, COUNT(*) AS n FROM safe_polling_ledger"
-            " GROUP BY idempotency_key"
-        )
-    return {str(r["k"]): int(r["n"]) for r in rows}
-
-
 async def states_and_balances(url: str, users: list[int]) -> tuple[dict[str, str], dict[int, int]]:
     async with open_balance_store(url) as store:
         rows = await store.fetch_all("SELECT id, state FROM kie_generations")
@@ -158,7 +149,7 @@ async def test_two_workers_share_generations_and_a_sigterm_loses_none(
 
     assert conflicts == 0
     states, balances = await states_and_balances(pg_url, users)
-    keys = await ledger(pg_url)
+    keys = await ledger_counts(pg_url)
     for user in users:
         gen, model = gen_of[user], model_of[user]
         price, ok = MODELS[model][1], user in succeeded

@@ -8,6 +8,7 @@ import string
 import subprocess
 import sys
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from decimal import Decimal
 from pathlib import Path
 
@@ -436,6 +437,19 @@ async def test_resume_refunds_a_generation_interrupted_before_submission(
     assert "interrupted" in messenger.texts[-1]
 
 
+# Status checks every 20 ms, claims renewed every 50 ms: several rounds in a test's second.
+FAST_POLL = PollSettings(interval=0.02, max_interval=0.05, timeout=20)
+
+
+@asynccontextmanager
+async def never_finishing_kie() -> AsyncIterator[tuple[FakeKie, KieClient]]:
+    """The fake KIE, whose Nano Banana tasks run until finished by hand, and a client."""
+    async with FakeKie() as kie:
+        kie.set_outcome("google/nano-banana", Outcome(never_finish=True))
+        async with KieClient(kie.api_key, api_url=kie.api_url, backoff=0.01) as client:
+            yield kie, client
+
+
 async def test_two_workers_run_a_generation_once_and_take_over_a_stopped_ones(
     storage: Storage,
 ) -> None:
@@ -443,13 +457,10 @@ async def test_two_workers_run_a_generation_once_and_take_over_a_stopped_ones(
     await storage.store.add_user_balance_async(9, 10, reason="test")
     model = load_catalog().model("nano-banana")
     assert model is not None
-    poll = PollSettings(interval=0.02, max_interval=0.05, timeout=20)
-    async with FakeKie() as kie:
-        kie.set_outcome("google/nano-banana", Outcome(never_finish=True))
-        client = KieClient(kie.api_key, api_url=kie.api_url, backoff=0.01)
+    async with never_finishing_kie() as (kie, client):
         first, second = Recorder(), Recorder()
-        one = GenerationService(storage, client, load_catalog(), first, poll)
-        two = GenerationService(storage, client, load_catalog(), second, poll)
+        one = GenerationService(storage, client, load_catalog(), first, FAST_POLL)
+        two = GenerationService(storage, client, load_catalog(), second, FAST_POLL)
         await one.resume()
         assert await one.start(
             "g4", user_id=9, chat_id=9, lang="en", model=model, params=Params("p")
@@ -467,7 +478,6 @@ async def test_two_workers_run_a_generation_once_and_take_over_a_stopped_ones(
         kie.finish(task_id)
         await two.wait_idle(10)
         await two.shutdown()
-        await client.aclose()
     assert len(kie.created()) == 1
     assert (first.media, len(second.media)) == ([], 1)
     gen = await storage.get("g4")
@@ -481,11 +491,8 @@ async def test_a_worker_stops_a_generation_another_took_over(storage: Storage) -
     await storage.store.add_user_balance_async(10, 10, reason="test")
     model = load_catalog().model("nano-banana")
     assert model is not None
-    poll = PollSettings(interval=0.02, max_interval=0.05, timeout=20)
-    async with FakeKie() as kie:
-        kie.set_outcome("google/nano-banana", Outcome(never_finish=True))
-        client = KieClient(kie.api_key, api_url=kie.api_url, backoff=0.01)
-        one = GenerationService(storage, client, load_catalog(), Recorder(), poll)
+    async with never_finishing_kie() as (kie, client):
+        one = GenerationService(storage, client, load_catalog(), Recorder(), FAST_POLL)
         await one.resume()
         await one.start("g5", user_id=10, chat_id=10, lang="en", model=model, params=Params("p"))
         while not kie.tasks:
@@ -494,7 +501,6 @@ async def test_a_worker_stops_a_generation_another_took_over(storage: Storage) -
         while one.running:  # its next renewal finds the claim gone and stops the task
             await asyncio.sleep(0.01)
         await one.shutdown()
-        await client.aclose()
     gen = await storage.get("g5")
     assert gen is not None
     assert gen.state is State.SUBMITTED  # left to the worker that holds it
