@@ -378,6 +378,31 @@ async def test_transitions_are_conditional_one_winner(storage: Storage) -> None:
     assert [g.id for g in await storage.claimable(now_ms())] == ["g1"]
 
 
+async def test_a_generation_is_claimed_by_one_worker_until_released_or_expired(
+    storage: Storage,
+) -> None:
+    now = now_ms()
+    assert await storage.insert_generation(
+        "c1", user_id=1, chat_id=1, lang="en", model="nano-banana", params=Params("p"), price=4
+    )
+    assert [g.id for g in await storage.claimable(now)] == ["c1"]
+    results = await asyncio.gather(
+        *(storage.claim("c1", f"w{n}", now + 60_000, now) for n in range(5))
+    )
+    assert sorted(results) == [False] * 4 + [True]  # one worker gets it
+    holder = f"w{results.index(True)}"
+    assert await storage.claimable(now) == []
+    assert await storage.renew(["c1"], holder, now + 90_000) == {"c1"}
+    assert await storage.renew(["c1"], "w-other", now + 90_000) == set()
+    assert [g.id for g in await storage.claimable(now + 90_001)] == ["c1"]  # expired
+    await storage.release("w-other")  # not its claim: nothing changes
+    assert await storage.claimable(now) == []
+    await storage.release(holder)
+    assert await storage.claim("c1", "w-next", now + 60_000, now)
+    await storage.transition("c1", (State.CREATED,), State.CANCELLED)
+    assert await storage.claimable(now + 120_000) == []  # finished: nothing to pick up
+
+
 async def test_concurrent_refunds_credit_and_notify_once(storage: Storage) -> None:
     async with FakeKie() as kie:
         client = KieClient(kie.api_key, api_url=kie.api_url, backoff=0.01)
