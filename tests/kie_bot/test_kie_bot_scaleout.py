@@ -129,7 +129,7 @@ async def test_two_workers_share_generations_and_a_sigterm_loses_none(
         moved = started_by(stopped) & running
         assert len(moved) >= 3
         assert await stopped.signal_and_wait(signal.SIGTERM) == 0
-        await kept.wait_for_line(f"picked up {len(moved)} generation(s)", timeout=WAIT)
+        await kept.wait_for_line(f"picked up {len(moved)} unfinished generation(s)", timeout=WAIT)
 
         # KIE finishes the long ones: one of those moved fails, the others succeed.
         failing = min(moved)

@@ -134,6 +134,9 @@ class GenerationService:
         messenger (:class:`Messenger`): Where user messages go.
         poll (:class:`PollSettings`, optional): Polling timing.
 
+    Attributes:
+        worker (:obj:`str`): This service's name in the generations' claims.
+
     .. versionadded:: 0.1.0
     """
 
@@ -279,7 +282,7 @@ class GenerationService:
                 log.warning("could not renew the generation claims yet: %s", exc)
                 continue
             if count:
-                log.info("picked up %d generation(s) left by a stopped worker", count)
+                log.info("picked up %d unfinished generation(s) no worker was running", count)
 
     def _spawn(self, gen_id: str, *, interrupted: bool = False) -> None:
         if self._closing or gen_id in self._tasks:
