@@ -52,37 +52,98 @@ _BLOCK_MS = 100
 # Pending entries claimed per round when a partition changes owner.
 _CLAIM_BATCH = 100
 
-# Renew membership and owned partitions, drop dead members, claim free partitions up
-# to a fair share. Returns {share, owned partitions...}; the caller gives back a surplus.
-# KEYS[1] members zset; ARGV: owner-key prefix, worker, ttl ms, partitions.
+# How often a worker renews its partitions and looks at the balance (at most a third of
+# the ownership TTL): an idle worker asks for a busy partition, and the busy owner hands it
+# over, within a period or two. Each time is one short script, ~50 commands inside Redis.
+_BALANCE_EVERY = 0.25
+
+# Renew membership and owned partitions, drop dead members, claim free partitions up to a
+# fair share, and balance the load: a worker with less backlog asks (a "want" key) for the
+# longest partition of a worker with two or more busy ones when moving it narrows the gap,
+# and learns which of its own partitions others ask for.
+# Returns {share, k, k owned partitions, their k backlogs, partitions asked for...}; the
+# caller gives back a surplus and the partitions asked for.
+# KEYS[1] members zset; ARGV: owner-key prefix, worker, ttl ms, partitions, stream prefix,
+# want-key prefix.
 _REBALANCE_LUA = """
 local members, prefix, worker = KEYS[1], ARGV[1], ARGV[2]
 local ttl, n = tonumber(ARGV[3]), tonumber(ARGV[4])
+local streams, wants = ARGV[5], ARGV[6]
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 redis.call('ZADD', members, now + ttl, worker)
 redis.call('ZREMRANGEBYSCORE', members, '-inf', now)
 redis.call('PEXPIRE', members, ttl * 10)
 local share = math.ceil(n / redis.call('ZCARD', members))
-local out = {share}
+local owners, lengths, mine, asked = {}, {}, {}, {}
+local wanting = false
 for i = 0, n - 1 do
-  local key = prefix .. i
-  if redis.call('GET', key) == worker then
-    redis.call('PEXPIRE', key, ttl)
-    table.insert(out, i)
+  owners[i] = redis.call('GET', prefix .. i)
+  lengths[i] = redis.call('XLEN', streams .. i)
+  local want = redis.call('GET', wants .. i)
+  if want == worker then wanting = true end
+  if owners[i] == worker then
+    redis.call('PEXPIRE', prefix .. i, ttl)
+    table.insert(mine, i)
+    if want and want ~= worker then table.insert(asked, i) end
   end
 end
 for i = 0, n - 1 do
-  if #out - 1 >= share then break end
-  if redis.call('SET', prefix .. i, worker, 'NX', 'PX', ttl) then table.insert(out, i) end
+  if #mine >= share then break end
+  if redis.call('SET', prefix .. i, worker, 'NX', 'PX', ttl) then
+    owners[i] = worker
+    table.insert(mine, i)
+  end
 end
+local backlog, busy = {}, {}
+for i = 0, n - 1 do
+  local owner = owners[i]
+  if owner then
+    backlog[owner] = (backlog[owner] or 0) + lengths[i]
+    if lengths[i] > 0 then busy[owner] = (busy[owner] or 0) + 1 end
+  end
+end
+if not wanting and #mine <= share then
+  local ours, best, best_length = backlog[worker] or 0, -1, 1
+  for i = 0, n - 1 do
+    local owner, length = owners[i], lengths[i]
+    if owner and owner ~= worker and (busy[owner] or 0) >= 2 and length > best_length
+        and ours + length <= backlog[owner] - length then
+      best, best_length = i, length
+    end
+  end
+  if best >= 0 then redis.call('SET', wants .. best, worker, 'NX', 'PX', ttl) end
+end
+local out = {share, #mine}
+for _, i in ipairs(mine) do table.insert(out, i) end
+for _, i in ipairs(mine) do table.insert(out, lengths[i]) end
+for _, i in ipairs(asked) do table.insert(out, i) end
 return out
 """
-# Give back some partitions: ARGV: owner-key prefix, worker, partitions...
+# Give back some partitions with nothing in flight: to the live worker that asked for one,
+# else to whoever claims it. What this worker only read ahead was never handed to a
+# handler, so its delivery count goes back down: a hand-over is not a failed delivery.
+# KEYS[1] members zset; ARGV: owner-key prefix, worker, stream prefix, want-key prefix,
+# ttl ms, group, partitions...
 _RELEASE_LUA = """
-for i = 3, #ARGV do
-  local key = ARGV[1] .. ARGV[i]
-  if redis.call('GET', key) == ARGV[2] then redis.call('DEL', key) end
+local prefix, worker, streams, wants = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local ttl, group = tonumber(ARGV[5]), ARGV[6]
+for i = 7, #ARGV do
+  local key, stream = prefix .. ARGV[i], streams .. ARGV[i]
+  if redis.call('GET', key) == worker then
+    local pending = redis.call('XPENDING', stream, group, '-', '+', 1000, worker)
+    for _, entry in ipairs(pending) do
+      redis.call('XCLAIM', stream, group, worker, 0, entry[1],
+                 'RETRYCOUNT', math.max(0, entry[4] - 1), 'JUSTID')
+    end
+    local want = redis.call('GET', wants .. ARGV[i])
+    redis.call('DEL', wants .. ARGV[i])
+    if want and want ~= worker and redis.call('ZSCORE', KEYS[1], want) then
+      redis.call('SET', key, want, 'PX', ttl)
+    else
+      redis.call('DEL', key)
+    end
+  end
 end
 return 1
 """
@@ -265,21 +326,36 @@ class RedisQueue(UpdateQueue):
                 self.worker,
                 int(self.ownership_ttl * 1000),
                 self.partitions,
+                f"{self._prefix}:s:",
+                f"{self._prefix}:w:",
             ),
         )
-        share, mine = int(answer[0]), {int(p) for p in answer[1:]}
+        share, count = int(answer[0]), int(answer[1])
+        owned = [int(p) for p in answer[2 : 2 + count]]
+        lengths = answer[2 + count : 2 + 2 * count]
+        backlog = {p: int(n) for p, n in zip(owned, lengths, strict=True)}
+        asked = {int(p) for p in answer[2 + 2 * count :]}
+        mine = set(owned)
         self._gained |= mine - self._owned - self._draining
         self._forget((self._owned | self._draining) - mine)  # expired: already someone else's
         self._draining &= mine
         self._owned = mine - self._draining
+        self._give_back(asked & self._owned)
         surplus = len(mine) - share - len(self._draining)
         if surplus > 0:
-            # Idle partitions first; a busy one stops being served now and is given back
-            # when its update is acknowledged (the next owner must not overtake it).
-            chosen = sorted(self._owned, key=lambda p: (p in self._in_flight, p))[:surplus]
-            self._forget(set(chosen))
-            self._draining |= set(chosen)
-            await self._release_idle()
+            # Idle partitions first. A busy one stops being served now and is given back
+            # when its update is acknowledged (the next owner must not overtake it), but
+            # only down to one above the share: a partition taken over on request keeps
+            # its new owner busy instead of going straight back.
+            idle = sorted(p for p in self._owned if not backlog[p] and p not in self._in_flight)
+            busy = sorted(self._owned - set(idle), key=lambda p: (p in self._in_flight, p))
+            self._give_back(set(idle[:surplus] + busy[: max(0, surplus - len(idle) - 1)]))
+        await self._release_idle()
+
+    def _give_back(self, partitions: set[int]) -> None:
+        """Stop serving *partitions*; each is released once nothing of it is in flight."""
+        self._forget(partitions)
+        self._draining |= partitions
 
     async def _release_idle(self) -> None:
         """Give back the draining partitions with nothing in flight."""
@@ -288,7 +364,18 @@ class RedisQueue(UpdateQueue):
             return
         await self._guard(
             "giving partitions back",
-            self._redis().eval(_RELEASE_LUA, 0, f"{self._prefix}:o:", self.worker, *idle),
+            self._redis().eval(
+                _RELEASE_LUA,
+                1,
+                self._members,
+                f"{self._prefix}:o:",
+                self.worker,
+                f"{self._prefix}:s:",
+                f"{self._prefix}:w:",
+                int(self.ownership_ttl * 1000),
+                _GROUP,
+                *idle,
+            ),
         )
         self._draining -= set(idle)
 
@@ -321,7 +408,7 @@ class RedisQueue(UpdateQueue):
     async def _pump_once(self) -> None:
         if not self._groups_ready:
             await self._ensure_groups()
-        if time.monotonic() - self._last_rebalance >= self.ownership_ttl / 3:
+        if time.monotonic() - self._last_rebalance >= min(self.ownership_ttl / 3, _BALANCE_EVERY):
             await self._rebalance()
         for partition in sorted(self._owned - self._recovered - self._in_flight):
             await self._recover(partition)
