@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from safe_polling._batcher import Batcher
 from safe_polling.lease._base import _host_name, bot_id_from_token
 from safe_polling.queue._base import (
     QueuedUpdate,
@@ -203,6 +204,7 @@ class RedisQueue(UpdateQueue):
         self._last_rebalance = 0.0
         self._groups_ready = False
         self._stopping = False
+        self._acks = Batcher(self._ack_all)
 
     # -- keys ------------------------------------------------------------------------------
     def _stream(self, partition: int) -> str:
@@ -533,19 +535,24 @@ class RedisQueue(UpdateQueue):
         return self._buffers[partition].popleft()
 
     async def ack(self, item: QueuedUpdate) -> None:
-        stream = self._stream(item.partition)
-        # MULTI: an acknowledged entry left in the stream would count as backlog forever.
-        async with self._redis().pipeline(transaction=True) as pipe:
-            pipe.xack(stream, _GROUP, item.entry_id)
-            pipe.xdel(stream, item.entry_id)
-            # On failure the partition stays in flight: its next update waits until the
-            # caller's retry acknowledges this one (or the partition moves on with it).
-            await self._guard("acknowledging an update", pipe.execute())
+        # On failure the partition stays in flight: its next update waits until the
+        # caller's retry acknowledges this one (or the partition moves on with it).
+        await self._acks.submit(item)
         self._in_flight.discard(item.partition)
         self._ready.set()
         self.handled += 1
         if item.partition in self._draining:
             await self._release_idle()
+
+    async def _ack_all(self, items: list[QueuedUpdate]) -> list[None]:
+        """Acknowledge and delete *items* in one round trip (those acked meanwhile, together)."""
+        # MULTI: an acknowledged entry left in the stream would count as backlog forever.
+        async with self._redis().pipeline(transaction=True) as pipe:
+            for item in items:
+                pipe.xack(self._stream(item.partition), _GROUP, item.entry_id)
+                pipe.xdel(self._stream(item.partition), item.entry_id)
+            await self._guard("acknowledging updates", pipe.execute())
+        return [None] * len(items)
 
     async def stats(self) -> QueueStats:
         client = self._redis()
