@@ -3,24 +3,27 @@
 Run: ``.venv/bin/python benchmarks/scaleout_bench.py`` (PostgreSQL at ``SAFE_POLLING_TEST_PG``,
 Redis at ``SAFE_POLLING_TEST_REDIS``; loopback only; about 3 minutes). Options: ``--updates N``
 (default 600), ``--trials T`` (default 2), ``--cpu-ms MS`` (default 10), ``--latency-samples S``
-(default 30).
+(default 30), ``--round-trip-ms MS...`` (default ``0 60``: each figure at each simulated round
+trip to Telegram, the fake's ``latency`` option).
 
 Every configuration runs the same bot as real processes (this script with ``--replica``):
-a handler that burns ``--cpu-ms`` of pure Python (it holds the GIL, like image or receipt
-processing) and notes when it started; the fake Bot API runs in its own process.
-Configurations, side by side, trials alternating:
+a handler that burns ``--cpu-ms`` of pure-Python CPU time (it holds the GIL, like image or
+receipt processing; timed with the thread's CPU clock, so a replica that waits for a core
+still does all of its work) and notes when it started; the fake Bot API runs in its own
+process. Configurations, side by side, trials alternating:
 
 * ``single``: today's path without a queue: one process polls and handles, at-least-once
   delivery records in PostgreSQL;
 * ``queue-1``: ``SAFE_POLLING_QUEUE`` on Redis, one replica (poller and worker);
 * ``queue-2``: the same with two replicas (one also polls).
 
-Throughput: N updates from 50 chats are injected at once into running replicas; the clock
-runs from the first injection until the delivery records hold all N. Latency: one update at a
-time, from its injection to its handler's start (both clocks on this host), median of S.
-Printed: updates/s per configuration, the ratios ``queue-2 / queue-1`` and
-``queue-1 / single``, and the latency medians with the queue's added latency. The fake has no
-simulated network delay, so only the 0 ms (loopback) figures are measured.
+Throughput: N updates from 50 chats are injected (8 requests at a time) into running
+replicas; the clock runs from the first injection until the delivery records hold all N.
+For ``queue-2`` each trial also prints how many updates each worker handled. Latency: one
+update at a time, from its injection to its handler's start (both clocks on this host),
+median of S. Printed per round trip: updates/s per configuration, the ratios
+``queue-2 / queue-1`` and ``queue-1 / single``, and the latency medians with the queue's
+added latency.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import re
 import signal
 import statistics
 import subprocess
@@ -47,6 +51,7 @@ PG_DSN = os.environ.get("SAFE_POLLING_TEST_PG", "postgresql://postgres@127.0.0.1
 REDIS_URL = os.environ.get("SAFE_POLLING_TEST_REDIS", "redis://127.0.0.1:6379/0")
 CHATS = [7000 + n for n in range(50)]
 READY = "✅ Polling started successfully!"
+LEFT = re.compile(r"Left the workers \((\d+) update")
 # Injection requests in flight at once: enough to keep the fake busy.
 INJECTING = 8
 CONFIGS = {"single": 0, "queue-1": 1, "queue-2": 2}  # name -> replicas through the queue
@@ -96,8 +101,11 @@ def replica() -> None:
 @asynccontextmanager
 async def replicas(
     config: str, base_url: str, token: str, url: str, cpu_ms: float, logdir: Path
-) -> AsyncIterator[None]:
-    """The configuration's bot processes, running and ready; SIGTERMed on the way out."""
+) -> AsyncIterator[list[int]]:
+    """The configuration's bot processes, running and ready; SIGTERMed on the way out.
+
+    Yields a list that holds, once they have left, how many updates each queue worker handled.
+    """
     count = CONFIGS[config]
     name = f"bench-{uuid.uuid4().hex[:8]}"
     env = {
@@ -134,7 +142,8 @@ async def replicas(
                 if time.monotonic() > deadline:
                     raise RuntimeError(f"{config}: partitions not shared: see {logs}")
                 await asyncio.sleep(0.05)
-        yield
+        handled: list[int] = []
+        yield handled
     finally:
         for proc in procs:
             proc.send_signal(signal.SIGTERM)
@@ -143,6 +152,8 @@ async def replicas(
                 proc.wait(30)
             except subprocess.TimeoutExpired:
                 proc.kill()
+        for log in logs:
+            handled += [int(n) for n in LEFT.findall(log.read_text(errors="replace"))]
         if count:  # the queue's (empty) streams and groups
             from redis.asyncio import Redis
 
@@ -178,20 +189,20 @@ async def count_records(store: BalanceStore, bot_id: int) -> int:
 
 async def trial(
     config: str, fake: FakeBotAPIClient, store: BalanceStore, url: str, args: argparse.Namespace
-) -> float:
-    """Updates per second for N updates injected at once into running replicas."""
+) -> tuple[float, list[int]]:
+    """Updates per second for N updates injected into running replicas, and each one's share."""
     from safe_polling.lease import bot_id_from_token
     from safe_polling.testing import make_token
 
     token = make_token()
-    async with replicas(config, fake.base_url, token, url, args.cpu_ms, args.logdir):
+    async with replicas(config, fake.base_url, token, url, args.cpu_ms, args.logdir) as handled:
         started = time.perf_counter()
         await inject(fake, token, args.updates)
         bot_id = bot_id_from_token(token)
         while await count_records(store, bot_id) < args.updates:
             await asyncio.sleep(0.02)
         elapsed = time.perf_counter() - started
-    return float(args.updates / elapsed)
+    return float(args.updates / elapsed), handled
 
 
 async def latency(
@@ -233,23 +244,43 @@ async def run(args: argparse.Namespace) -> None:
                 await store.execute(
                     "CREATE TABLE bench_starts (update_id BIGINT, started DOUBLE PRECISION)"
                 )
-                rates: dict[str, list[float]] = {c: [] for c in CONFIGS}
-                for t in range(args.trials):
-                    for config in CONFIGS:
-                        rate = await trial(config, fake, store, url, args)
-                        rates[config].append(rate)
-                        print(f"trial {t + 1} {config:8} {rate:7.1f} updates/s", flush=True)
-                delays = {c: await latency(c, fake, store, url, args) for c in CONFIGS}
+                for round_trip in args.round_trip_ms:
+                    await fake.set_latency(round_trip / 1000)
+                    await measure(round_trip, fake, store, url, args)
         finally:
             await admin.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+async def measure(
+    round_trip: float,
+    fake: FakeBotAPIClient,
+    store: BalanceStore,
+    url: str,
+    args: argparse.Namespace,
+) -> None:
+    """Every configuration at one simulated round trip to Telegram, and the ratios."""
+    rates: dict[str, list[float]] = {c: [] for c in CONFIGS}
+    for t in range(args.trials):
+        for config in CONFIGS:
+            rate, handled = await trial(config, fake, store, url, args)
+            rates[config].append(rate)
+            shares = f"  (handled: {' + '.join(map(str, handled))})" if len(handled) > 1 else ""
+            print(
+                f"{round_trip:g} ms  trial {t + 1} {config:8} {rate:7.1f} updates/s{shares}",
+                flush=True,
+            )
+    delays = {c: await latency(c, fake, store, url, args) for c in CONFIGS}
     medians = {c: statistics.median(r) for c, r in rates.items()}
-    print(f"\n{args.updates} updates, handler {args.cpu_ms:g} ms CPU, medians of {args.trials}:")
+    print(
+        f"\n{round_trip:g} ms round trip, {args.updates} updates, handler {args.cpu_ms:g} ms CPU,"
+        f" medians of {args.trials}:"
+    )
     for config in CONFIGS:
         print(f"  {config:8} {medians[config]:7.1f} updates/s   latency {delays[config]:6.2f} ms")
     print(f"  queue-2 / queue-1: {medians['queue-2'] / medians['queue-1']:.2f}x  (goal >= 1.7)")
     print(f"  queue-1 / single:  {medians['queue-1'] / medians['single']:.2f}x  (goal >= 0.8)")
     added = delays["queue-1"] - delays["single"]
-    print(f"  added latency Telegram -> handler start: {added:.2f} ms (goal <= 5)")
+    print(f"  added latency Telegram -> handler start: {added:.2f} ms (goal <= 5)\n", flush=True)
 
 
 def main() -> None:
@@ -259,6 +290,7 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=2)
     parser.add_argument("--cpu-ms", type=float, default=10.0)
     parser.add_argument("--latency-samples", type=int, default=30)
+    parser.add_argument("--round-trip-ms", type=float, nargs="+", default=[0.0, 60.0])
     args = parser.parse_args()
     if args.replica:
         replica()
