@@ -3,8 +3,10 @@
 Each partition is a stream read through the consumer group ``workers``. A
 partition is owned by one worker at a time through a key ``SET NX PX`` renewed
 with the worker's membership in one script (:data:`_REBALANCE_LUA`), which also
-gives back the partitions above a fair share so that a joining worker gets its
-part within a renewal or two; a dead worker's keys expire after the TTL. A new
+balances the load: idle partitions above a fair share are given back, and a
+worker with less backlog asks for a busy partition of a worker with more, which
+hands it over after its update in flight (the busy partitions follow the work,
+not the count); a dead worker's keys expire after the TTL. A new
 owner first claims the entries its predecessor had read and not acknowledged
 (``XPENDING`` then ``XCLAIM``, which counts deliveries), so they are handled
 again before anything newer. An acknowledged entry is deleted (``XACK`` and
@@ -108,7 +110,7 @@ for i = 0, n - 1 do
     if lengths[i] > 0 then busy[owner] = (busy[owner] or 0) + 1 end
   end
 end
-if not wanting and #mine <= share then
+if not wanting then
   local ours, best, best_length = backlog[worker] or 0, -1, 1
   for i = 0, n - 1 do
     local owner, length = owners[i], lengths[i]
@@ -350,13 +352,11 @@ class RedisQueue(UpdateQueue):
         self._give_back(asked & self._owned)
         surplus = len(mine) - share - len(self._draining)
         if surplus > 0:
-            # Idle partitions first. A busy one stops being served now and is given back
-            # when its update is acknowledged (the next owner must not overtake it), but
-            # only down to one above the share: a partition taken over on request keeps
-            # its new owner busy instead of going straight back.
+            # Only idle partitions go back for the count's sake: a busy one moves when a
+            # worker with less backlog asks for it, so a partition taken over on request
+            # does not go straight back, and a joining worker still gets busy ones.
             idle = sorted(p for p in self._owned if not backlog[p] and p not in self._in_flight)
-            busy = sorted(self._owned - set(idle), key=lambda p: (p in self._in_flight, p))
-            self._give_back(set(idle[:surplus] + busy[: max(0, surplus - len(idle) - 1)]))
+            self._give_back(set(idle[:surplus]))
         await self._release_idle()
 
     def _give_back(self, partitions: set[int]) -> None:
