@@ -23,8 +23,10 @@ injection until the delivery records hold all N.
 For ``queue-2`` each trial also prints how many updates each worker handled. Latency: one
 update at a time, from its injection to its handler's start (both clocks on this host),
 median of S. Printed per round trip: updates/s per configuration, the ratios
-``queue-2 / queue-1`` and ``queue-1 / single``, and the latency medians with the queue's
-added latency.
+``queue-2 / queue-1`` and ``queue-1 / single``, the latency medians with the queue's
+added latency, and the replicas' CPU time per update (from ``/proc``), which other
+processes on a shared machine disturb far less than wall time: ``single / queue-1`` of it
+is the throughput ratio of the two when a core is the limit.
 """
 
 from __future__ import annotations
@@ -101,13 +103,34 @@ def replica() -> None:
 
 
 # -- the driver ----------------------------------------------------------------------------------
+class Replicas:
+    """The bot processes of one configuration: their CPU time, and what each one handled."""
+
+    def __init__(self, procs: list[subprocess.Popen[bytes]]) -> None:
+        self.procs = procs
+        self.handled: list[int] = []
+
+    def cpu(self) -> float:
+        """CPU seconds the processes used so far (Linux ``/proc``; NaN elsewhere)."""
+        ticks = os.sysconf("SC_CLK_TCK")
+        total = 0.0
+        for proc in self.procs:
+            try:
+                fields = Path(f"/proc/{proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                return float("nan")
+            total += (int(fields[11]) + int(fields[12])) / ticks  # utime + stime
+        return total
+
+
 @asynccontextmanager
 async def replicas(
     config: str, base_url: str, token: str, url: str, cpu_ms: float, logdir: Path
-) -> AsyncIterator[list[int]]:
+) -> AsyncIterator[Replicas]:
     """The configuration's bot processes, running and ready; SIGTERMed on the way out.
 
-    Yields a list that holds, once they have left, how many updates each queue worker handled.
+    Yields a :class:`Replicas` whose ``handled`` holds, once they have left, how many updates
+    each queue worker handled.
     """
     count = CONFIGS[config]
     name = f"bench-{uuid.uuid4().hex[:8]}"
@@ -145,8 +168,8 @@ async def replicas(
                 if time.monotonic() > deadline:
                     raise RuntimeError(f"{config}: partitions not shared: see {logs}")
                 await asyncio.sleep(0.05)
-        handled: list[int] = []
-        yield handled
+        running = Replicas(procs)
+        yield running
     finally:
         for proc in procs:
             proc.send_signal(signal.SIGTERM)
@@ -156,7 +179,7 @@ async def replicas(
             except subprocess.TimeoutExpired:
                 proc.kill()
         for log in logs:
-            handled += [int(n) for n in LEFT.findall(log.read_text(errors="replace"))]
+            running.handled += [int(n) for n in LEFT.findall(log.read_text(errors="replace"))]
         if count:  # the queue's (empty) streams and groups
             from redis.asyncio import Redis
 
@@ -210,14 +233,15 @@ async def count_records(store: BalanceStore, bot_id: int) -> int:
 
 async def trial(
     config: str, fake: FakeBotAPIClient, store: BalanceStore, url: str, args: argparse.Namespace
-) -> tuple[float, list[int]]:
-    """Updates per second for N updates injected into running replicas, and each one's share."""
+) -> tuple[float, float, list[int]]:
+    """Updates/s for N updates injected into running replicas, the replicas' CPU ms per
+    update, and each worker's share."""
     from safe_polling.lease import bot_id_from_token
     from safe_polling.testing import make_token
 
     token = make_token()
-    async with replicas(config, fake.base_url, token, url, args.cpu_ms, args.logdir) as handled:
-        started = time.perf_counter()
+    async with replicas(config, fake.base_url, token, url, args.cpu_ms, args.logdir) as running:
+        started, cpu = time.perf_counter(), running.cpu()
         await inject(fake, token, args.updates)
         bot_id = bot_id_from_token(token)
         while (left := args.updates - await count_records(store, bot_id)) > 0:
@@ -225,7 +249,8 @@ async def trial(
             # last 20 updates are polled every 20 ms, at most 20 ms late even at 1,000/s.
             await asyncio.sleep(min(0.5, max(0.02, left / 1000)))
         elapsed = time.perf_counter() - started
-    return float(args.updates / elapsed), handled
+        cpu_ms = (running.cpu() - cpu) * 1000 / args.updates
+    return float(args.updates / elapsed), cpu_ms, running.handled
 
 
 async def latency(
@@ -283,25 +308,33 @@ async def measure(
 ) -> None:
     """Every configuration at one simulated round trip to Telegram, and the ratios."""
     rates: dict[str, list[float]] = {c: [] for c in CONFIGS}
+    costs: dict[str, list[float]] = {c: [] for c in CONFIGS}
     for t in range(args.trials):
         for config in CONFIGS:
-            rate, handled = await trial(config, fake, store, url, args)
+            rate, cpu_ms, handled = await trial(config, fake, store, url, args)
             rates[config].append(rate)
-            shares = f"  (handled: {' + '.join(map(str, handled))})" if len(handled) > 1 else ""
+            costs[config].append(cpu_ms)
+            shares = f", handled {' + '.join(map(str, handled))}" if len(handled) > 1 else ""
             print(
-                f"{round_trip:g} ms  trial {t + 1} {config:8} {rate:7.1f} updates/s{shares}",
+                f"{round_trip:g} ms  trial {t + 1} {config:8} {rate:7.1f} updates/s"
+                f"  (replicas' CPU {cpu_ms:5.2f} ms/update{shares})",
                 flush=True,
             )
     delays = {c: await latency(c, fake, store, url, args) for c in CONFIGS}
     medians = {c: statistics.median(r) for c, r in rates.items()}
+    cost = {c: statistics.median(r) for c, r in costs.items()}
     print(
         f"\n{round_trip:g} ms round trip, {args.updates} updates, handler {args.cpu_ms:g} ms CPU,"
         f" medians of {args.trials}:"
     )
     for config in CONFIGS:
-        print(f"  {config:8} {medians[config]:7.1f} updates/s   latency {delays[config]:6.2f} ms")
+        print(
+            f"  {config:8} {medians[config]:7.1f} updates/s   latency {delays[config]:6.2f} ms"
+            f"   replicas' CPU {cost[config]:5.2f} ms/update"
+        )
     print(f"  queue-2 / queue-1: {medians['queue-2'] / medians['queue-1']:.2f}x  (goal >= 1.7)")
     print(f"  queue-1 / single:  {medians['queue-1'] / medians['single']:.2f}x  (goal >= 0.8)")
+    print(f"  CPU per update, single / queue-1: {cost['single'] / cost['queue-1']:.2f}x")
     added = delays["queue-1"] - delays["single"]
     print(f"  added latency Telegram -> handler start: {added:.2f} ms (goal <= 5)\n", flush=True)
 
