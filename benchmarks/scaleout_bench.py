@@ -26,7 +26,9 @@ median of S. Printed per round trip: updates/s per configuration, the ratios
 ``queue-2 / queue-1`` and ``queue-1 / single``, the latency medians with the queue's
 added latency, and the replicas' CPU time per update (from ``/proc``), which other
 processes on a shared machine disturb far less than wall time: ``single / queue-1`` of it
-is the throughput ratio of the two when a core is the limit.
+is the throughput ratio of the two when a core is the limit. Each trial also prints the
+share of the time the replicas' main threads waited for a core: well above 0 %, the
+machine is shared and the ratios measure its scheduler more than the bot.
 """
 
 from __future__ import annotations
@@ -120,6 +122,20 @@ class Replicas:
             except OSError:
                 return float("nan")
             total += (int(fields[11]) + int(fields[12])) / ticks  # utime + stime
+        return total
+
+    def waited(self) -> float:
+        """Seconds the main threads so far spent runnable but waiting for a core (NaN if unknown).
+
+        High while the machine is shared: the ratios then measure the scheduler, not the bot.
+        """
+        total = 0.0
+        for proc in self.procs:
+            try:
+                schedstat = Path(f"/proc/{proc.pid}/task/{proc.pid}/schedstat").read_text()
+            except OSError:
+                return float("nan")
+            total += int(schedstat.split()[1]) / 1e9
         return total
 
 
@@ -233,15 +249,15 @@ async def count_records(store: BalanceStore, bot_id: int) -> int:
 
 async def trial(
     config: str, fake: FakeBotAPIClient, store: BalanceStore, url: str, args: argparse.Namespace
-) -> tuple[float, float, list[int]]:
+) -> tuple[float, float, float, list[int]]:
     """Updates/s for N updates injected into running replicas, the replicas' CPU ms per
-    update, and each worker's share."""
+    update, the share of the time they waited for a core, and each worker's share."""
     from safe_polling.lease import bot_id_from_token
     from safe_polling.testing import make_token
 
     token = make_token()
     async with replicas(config, fake.base_url, token, url, args.cpu_ms, args.logdir) as running:
-        started, cpu = time.perf_counter(), running.cpu()
+        started, cpu, waited = time.perf_counter(), running.cpu(), running.waited()
         await inject(fake, token, args.updates)
         bot_id = bot_id_from_token(token)
         while (left := args.updates - await count_records(store, bot_id)) > 0:
@@ -250,7 +266,8 @@ async def trial(
             await asyncio.sleep(min(0.5, max(0.02, left / 1000)))
         elapsed = time.perf_counter() - started
         cpu_ms = (running.cpu() - cpu) * 1000 / args.updates
-    return float(args.updates / elapsed), cpu_ms, running.handled
+        starved = (running.waited() - waited) / elapsed / len(running.procs)
+    return float(args.updates / elapsed), cpu_ms, starved, running.handled
 
 
 async def latency(
@@ -311,13 +328,14 @@ async def measure(
     costs: dict[str, list[float]] = {c: [] for c in CONFIGS}
     for t in range(args.trials):
         for config in CONFIGS:
-            rate, cpu_ms, handled = await trial(config, fake, store, url, args)
+            rate, cpu_ms, starved, handled = await trial(config, fake, store, url, args)
             rates[config].append(rate)
             costs[config].append(cpu_ms)
             shares = f", handled {' + '.join(map(str, handled))}" if len(handled) > 1 else ""
             print(
                 f"{round_trip:g} ms  trial {t + 1} {config:8} {rate:7.1f} updates/s"
-                f"  (replicas' CPU {cpu_ms:5.2f} ms/update{shares})",
+                f"  (replicas' CPU {cpu_ms:5.2f} ms/update, waited for a core {starved:4.0%}"
+                f"{shares})",
                 flush=True,
             )
     delays = {c: await latency(c, fake, store, url, args) for c in CONFIGS}
