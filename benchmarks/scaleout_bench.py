@@ -27,8 +27,9 @@ median of S. Printed per round trip: updates/s per configuration, the ratios
 added latency, and the replicas' CPU time per update (from ``/proc``), which other
 processes on a shared machine disturb far less than wall time: ``single / queue-1`` of it
 is the throughput ratio of the two when a core is the limit. Each trial also prints the
-share of the time the replicas' main threads waited for a core: well above 0 %, the
-machine is shared and the ratios measure its scheduler more than the bot.
+shares of the time the replicas' main threads waited for a core (well above 0 %: the
+machine is shared and the ratios measure its scheduler more than the bot) and were idle
+(waiting for Redis, PostgreSQL or work: what the queue itself costs in stalls).
 """
 
 from __future__ import annotations
@@ -124,19 +125,21 @@ class Replicas:
             total += (int(fields[11]) + int(fields[12])) / ticks  # utime + stime
         return total
 
-    def waited(self) -> float:
-        """Seconds the main threads so far spent runnable but waiting for a core (NaN if unknown).
+    def scheduled(self) -> tuple[float, float]:
+        """Seconds the main threads so far ran, and waited runnable for a core (NaN if unknown).
 
-        High while the machine is shared: the ratios then measure the scheduler, not the bot.
+        Wall time minus both is time idle: waiting for Redis, PostgreSQL or work to arrive.
+        A high wait means the machine is shared: the ratios then measure the scheduler.
         """
-        total = 0.0
+        ran = waited = 0.0
         for proc in self.procs:
             try:
                 schedstat = Path(f"/proc/{proc.pid}/task/{proc.pid}/schedstat").read_text()
             except OSError:
-                return float("nan")
-            total += int(schedstat.split()[1]) / 1e9
-        return total
+                return float("nan"), float("nan")
+            ran += int(schedstat.split()[0]) / 1e9
+            waited += int(schedstat.split()[1]) / 1e9
+        return ran, waited
 
 
 @asynccontextmanager
@@ -249,15 +252,16 @@ async def count_records(store: BalanceStore, bot_id: int) -> int:
 
 async def trial(
     config: str, fake: FakeBotAPIClient, store: BalanceStore, url: str, args: argparse.Namespace
-) -> tuple[float, float, float, list[int]]:
+) -> tuple[float, float, tuple[float, float], list[int]]:
     """Updates/s for N updates injected into running replicas, the replicas' CPU ms per
-    update, the share of the time they waited for a core, and each worker's share."""
+    update, the shares of the time they waited for a core and were idle, and each worker's
+    share of the updates."""
     from safe_polling.lease import bot_id_from_token
     from safe_polling.testing import make_token
 
     token = make_token()
     async with replicas(config, fake.base_url, token, url, args.cpu_ms, args.logdir) as running:
-        started, cpu, waited = time.perf_counter(), running.cpu(), running.waited()
+        started, cpu, (ran, waited) = time.perf_counter(), running.cpu(), running.scheduled()
         await inject(fake, token, args.updates)
         bot_id = bot_id_from_token(token)
         while (left := args.updates - await count_records(store, bot_id)) > 0:
@@ -266,8 +270,13 @@ async def trial(
             await asyncio.sleep(min(0.5, max(0.02, left / 1000)))
         elapsed = time.perf_counter() - started
         cpu_ms = (running.cpu() - cpu) * 1000 / args.updates
-        starved = (running.waited() - waited) / elapsed / len(running.procs)
-    return float(args.updates / elapsed), cpu_ms, starved, running.handled
+        now_ran, now_waited = running.scheduled()
+        wall = elapsed * len(running.procs)
+        starved, idle = (
+            (now_waited - waited) / wall,
+            1 - (now_ran - ran + now_waited - waited) / wall,
+        )
+    return float(args.updates / elapsed), cpu_ms, (starved, idle), running.handled
 
 
 async def latency(
@@ -328,14 +337,14 @@ async def measure(
     costs: dict[str, list[float]] = {c: [] for c in CONFIGS}
     for t in range(args.trials):
         for config in CONFIGS:
-            rate, cpu_ms, starved, handled = await trial(config, fake, store, url, args)
+            rate, cpu_ms, (starved, idle), handled = await trial(config, fake, store, url, args)
             rates[config].append(rate)
             costs[config].append(cpu_ms)
             shares = f", handled {' + '.join(map(str, handled))}" if len(handled) > 1 else ""
             print(
                 f"{round_trip:g} ms  trial {t + 1} {config:8} {rate:7.1f} updates/s"
-                f"  (replicas' CPU {cpu_ms:5.2f} ms/update, waited for a core {starved:4.0%}"
-                f"{shares})",
+                f"  (replicas' CPU {cpu_ms:5.2f} ms/update, waited for a core {starved:4.0%},"
+                f" idle {idle:4.0%}{shares})",
                 flush=True,
             )
     delays = {c: await latency(c, fake, store, url, args) for c in CONFIGS}
