@@ -5,8 +5,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from _queue_helpers import PARTITIONS, QueueFactory, message
-from test_common import drain, owns_all, wait_until
+from _queue_helpers import PARTITIONS, QueueFactory, drain, message, owns_all, wait_until
 
 from safe_polling.queue import UpdateQueue, partition_of
 
