@@ -10,8 +10,6 @@ update, updates handled per replica and handler durations, then a handover.
 from __future__ import annotations
 
 import signal
-import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -32,26 +30,14 @@ ON_SLOW = "__main__.on_slow"
 
 
 @pytest.fixture
-async def scale_out_env(redis_url: str, pg_url: str) -> AsyncIterator[dict[str, str]]:
-    """Queue, lease and database settings for the replicas; the queue's keys deleted after."""
-    name = f"metrics-{uuid.uuid4().hex[:10]}"
-    yield {
-        "SAFE_POLLING_QUEUE": redis_url,
-        "SAFE_POLLING_QUEUE_NAME": name,
-        "SAFE_POLLING_LEASE": "redis",
-        "SAFE_POLLING_REDIS_URL": redis_url,
-        "SAFE_POLLING_LEASE_NAME": name,
+def scale_out_env(replica_env: dict[str, str], pg_url: str) -> dict[str, str]:
+    """The replicas' queue and lease, at-least-once records in PostgreSQL, a slow handler."""
+    return {
+        **replica_env,
         "SAFE_POLLING_DELIVERY": "at-least-once",
         "DATABASE_URL": pg_url,
         "SLOW_SECONDS": str(SLOW),
     }
-    from redis.asyncio import Redis
-
-    client = Redis.from_url(redis_url)
-    keys = [key async for key in client.scan_iter(match=f"safe-polling:*{name}*")]
-    if keys:
-        await client.delete(*keys)
-    await client.aclose()
 
 
 def handled(samples: Samples) -> float:
