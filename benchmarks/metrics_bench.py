@@ -12,7 +12,8 @@ counts) and the clock runs until the handler has seen all N. Configurations, alt
 * ``off``: ``prometheus_client`` treated as absent (what a bot without the ``metrics``
   extra runs: every instrumentation call returns at once);
 * ``on``: metrics recorded (getUpdates outcome and duration, updates fetched, each update
-  counted and timed by the metered update processor).
+  counted and timed by the metered update processor, each handler run timed by its
+  callback's name).
 
 The headline is this process's CPU time per update (``time.process_time``), which the
 other processes on a shared machine disturb far less than wall time; updates/s is shown

@@ -9,6 +9,11 @@ fake's control API: /start, a top-up paid in Telegram Stars, an image generation
 the wizard, /balance and /history. Then a second instance of the same bot starts, stands
 by, and takes over when the first one gets SIGTERM.
 
+With ``--workers 2`` the story is another: two instances are workers of one Redis Streams
+queue (``SAFE_POLLING_QUEUE``), share nine users' generations, and one hands its running
+generations over on SIGTERM (``demo_workers.py``; it needs a Redis server, the default
+story does not).
+
 No token, key or network is needed; nothing is written outside a temporary directory, and
 every child process is stopped on exit. The exit code is 0 only when every step happened
 and the fake Telegram saw exactly one poller at a time and no 409 Conflict.
@@ -27,6 +32,7 @@ import sys
 import tempfile
 from collections.abc import AsyncIterator, Callable, Mapping
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from safe_polling import install_redaction, redact
@@ -110,8 +116,11 @@ async def stop_process(proc: asyncio.subprocess.Process, timeout: float = 10.0) 
 
 
 @contextlib.asynccontextmanager
-async def fake_kie(key: str, cwd: Path) -> AsyncIterator[tuple[str, str]]:
-    """Run ``python -m kie_bot.kie.fake_server``; yield its API and upload URLs."""
+async def fake_kie(key: str, cwd: Path, polls: int = 1) -> AsyncIterator[tuple[str, str]]:
+    """Run ``python -m kie_bot.kie.fake_server``; yield its API and upload URLs.
+
+    Each task answers *polls* status checks with "running" before its result.
+    """
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -120,6 +129,8 @@ async def fake_kie(key: str, cwd: Path) -> AsyncIterator[tuple[str, str]]:
         "0",
         "--key",
         key,
+        "--polls",
+        str(polls),
         cwd=cwd,
         env={**os.environ, "PYTHONPATH": str(KIE_BOT_DIR)},
         stdout=asyncio.subprocess.PIPE,
@@ -317,10 +328,23 @@ def render(sent: Sent) -> list[str]:
 
 
 class User:
-    """Plays the user through the fake's control API and prints both sides."""
+    """Plays a user through the fake's control API and prints both sides.
 
-    def __init__(self, fake: FakeBotAPIClient) -> None:
+    A *quiet* user prints nothing (several of them talk at once in the two-worker demo).
+    """
+
+    def __init__(
+        self,
+        fake: FakeBotAPIClient,
+        user_id: int = USER,
+        *,
+        name: str = "Alice",
+        quiet: bool = False,
+    ) -> None:
         self.fake = fake
+        self.user_id = user_id
+        self.name = name
+        self.quiet = quiet
         self.shown = 0
 
     async def mark(self) -> int:
@@ -329,7 +353,9 @@ class User:
 
     async def show(self) -> None:
         """Print what the bot did in the user's chat since the last call."""
-        for sent in await self.fake.sent(USER):
+        if self.quiet:
+            return
+        for sent in await self.fake.sent(self.user_id):
             if sent.seq >= self.shown:
                 for line in render(sent):
                     say(line)
@@ -338,7 +364,9 @@ class User:
     async def expect(self, what: str | Callable[[Sent], bool], after: int, step: str) -> Sent:
         """Wait for the bot's answer to *step*."""
         try:
-            found = await self.fake.wait_for(what, chat_id=USER, after=after, timeout=_timeout)
+            found = await self.fake.wait_for(
+                what, chat_id=self.user_id, after=after, timeout=_timeout
+            )
         except TimeoutError:
             raise DemoError(f"no answer from the bot to {step} within {_timeout:g} s") from None
         await self.show()
@@ -347,9 +375,10 @@ class User:
     async def send(self, text: str, what: str | Callable[[Sent], bool]) -> Sent:
         """Type *text* and wait for the answer matching *what*."""
         await self.show()
-        say(f"👤 user: {text}")
+        if not self.quiet:
+            say(f"👤 user: {text}")
         mark = await self.mark()
-        await self.fake.inject_message(USER, text, first_name="Alice")
+        await self.fake.inject_message(self.user_id, text, first_name=self.name)
         return await self.expect(what, mark, repr(text))
 
     async def press(self, sent: Sent, prefix: str, what: str | Callable[[Sent], bool]) -> Sent:
@@ -358,10 +387,11 @@ class User:
         if button is None or sent.message is None:
             raise DemoError(f"the bot's message has no button {prefix!r}")
         await self.show()
-        say(f"👤 user: presses [{button.get('text')}]")
+        if not self.quiet:
+            say(f"👤 user: presses [{button.get('text')}]")
         mark = await self.mark()
         await self.fake.inject_callback_query(
-            USER, str(button["callback_data"]), message_id=sent.message["message_id"]
+            self.user_id, str(button["callback_data"]), message_id=sent.message["message_id"]
         )
         return await self.expect(what, mark, f"the button {button.get('text')!r}")
 
@@ -373,13 +403,13 @@ class User:
         say(f"👤 user: pays {amount} ⭐ in Telegram's payment sheet")
         say("   ✈️ Telegram → bot: pre_checkout_query")
         mark = await self.mark()
-        await self.fake.inject_pre_checkout_query(USER, payload, amount)
+        await self.fake.inject_pre_checkout_query(self.user_id, payload, amount)
         answer = await self.expect("answerPreCheckoutQuery", mark, "the pre-checkout query")
         if str(answer.params.get("ok")).lower() not in ("true", "1"):
             raise DemoError("the bot refused the pre-checkout query")
         say("   ✈️ Telegram → bot: successful_payment")
         mark = await self.mark()
-        await self.fake.inject_successful_payment(USER, payload, amount, charge_id)
+        await self.fake.inject_successful_payment(self.user_id, payload, amount, charge_id)
         await self.expect(text_has("sendMessage", "Payment received"), mark, "the payment")
 
 
@@ -416,16 +446,21 @@ async def handover(first: BotProcess, second: BotProcess, user: User) -> None:
 
     heading("SIGTERM to bot #1 (what Render sends to the old instance)")
     mark = len(second.lines)
-    code = await first.terminate()
-    say(f"   bot #1 exited with code {code}")
-    if code != 0:
-        raise DemoError(f"bot #1 exited with code {code}, expected 0")
+    await terminate_cleanly(first)
     index = await second.wait_log("Acquired the polling lease", after=mark)
     await second.wait_log("Polling started successfully!", after=index)
 
     heading("The user writes again: bot #2 answers (bot #1 is gone)")
     await user.send("/balance", text_has("sendMessage", "balance"))
     say("   ↑ answered by bot #2 from the same SQLite database: the balance survived")
+
+
+async def terminate_cleanly(bot: BotProcess) -> None:
+    """SIGTERM *bot* like a deploy does; fail unless it exits with code 0."""
+    code = await bot.terminate()
+    say(f"   {bot.name} exited with code {code}")
+    if code != 0:
+        raise DemoError(f"{bot.name} exited with code {code}, expected 0")
 
 
 async def summary(fake: FakeBotAPIClient, second: BotProcess) -> None:
@@ -467,16 +502,27 @@ def bot_env(
     return env
 
 
-async def run(tmp: Path) -> None:
-    """Start the fakes and bot #1, play the story, hand over to bot #2."""
+async def run(tmp: Path, options: argparse.Namespace) -> None:
+    """Start the fakes, then play the story: one instance and a handover, or two workers."""
     kie_key = secrets.token_hex(16)
+    scaled: ModuleType | None = None
+    if options.workers == 2:
+        import demo_workers  # it imports this module: only now, not at the top
+
+        scaled = demo_workers
+        await scaled.check_redis(options.redis)  # before anything starts
     async with contextlib.AsyncExitStack() as stack:
         fake = await stack.enter_async_context(
             spawn_fake_bot_api(conflict_delay=0.5, ready_timeout=_timeout)
         )
-        kie_urls = await stack.enter_async_context(fake_kie(kie_key, tmp))
+        polls = scaled.KIE_POLLS if scaled else 1
+        kie_urls = await stack.enter_async_context(fake_kie(kie_key, tmp, polls))
         install_redaction(fake.token, kie_key)
         env = bot_env(fake, kie_key, kie_urls, tmp)
+        if scaled:
+            name = scaled.queue_name()
+            env.update(scaled.queue_env(options.redis, name))
+            stack.push_async_callback(scaled.forget_queue, options.redis, name)
         first = BotProcess("bot #1", env, tmp)
         second = BotProcess("bot #2", env, tmp)
         # Unwound first, while the fakes still run: a bot never sees its Telegram vanish.
@@ -488,7 +534,10 @@ async def run(tmp: Path) -> None:
         say(f"   temporary directory    {tmp}  (<tmp> below)")
         _aliases.append((str(tmp), "<tmp>"))
         try:
-            await story(fake, first, second)
+            if scaled:
+                await scaled.workers(fake, first, second)
+            else:
+                await story(fake, first, second)
         except Exception:
             for bot in (first, second):
                 if bot.started:
@@ -510,7 +559,7 @@ async def story(fake: FakeBotAPIClient, first: BotProcess, second: BotProcess) -
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    """The command line: only a knob for very slow machines."""
+    """The command line: the two-worker story, and a knob for very slow machines."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument(
         "--timeout",
@@ -518,13 +567,26 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=DEFAULT_TIMEOUT,
         help=f"seconds to wait for each step (default {DEFAULT_TIMEOUT:g})",
     )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        choices=(1, 2),
+        default=1,
+        help="2: two bot workers share generations through a Redis queue (needs Redis)",
+    )
+    parser.add_argument(
+        "--redis",
+        default="redis://127.0.0.1:6379/0",
+        help="the Redis server of --workers 2 (default redis://127.0.0.1:6379/0)",
+    )
     return parser.parse_args(argv)
 
 
 async def main(argv: list[str] | None = None) -> int:
     """Run the demo; return the exit code (0: every step and check passed)."""
     global _timeout
-    _timeout = parse_args(argv).timeout
+    options = parse_args(argv)
+    _timeout = options.timeout
     # No .pyc files in the repository from the children either (the demo runs with -B).
     os.environ["PYTHONDONTWRITEBYTECODE"] = "1"
     # SIGTERM (a CI runner giving up, say) unwinds like Ctrl-C: the children are stopped.
@@ -533,7 +595,7 @@ async def main(argv: list[str] | None = None) -> int:
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
     with tempfile.TemporaryDirectory(prefix="safe-polling-demo-") as tmp:
         try:
-            await bounded(run(Path(tmp)), TOTAL_TIMEOUT, "the whole demo")
+            await bounded(run(Path(tmp), options), TOTAL_TIMEOUT, "the whole demo")
         except DemoError as exc:
             say(f"\n❌ demo failed: {exc}")
             return 1
@@ -548,4 +610,7 @@ async def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(asyncio.run(main()))
+    # Run as the module ``demo``, the one demo_workers imports: one copy of its state.
+    import demo
+
+    sys.exit(asyncio.run(demo.main()))

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Iterator
+import uuid
+from collections.abc import AsyncIterator, Iterator
 from urllib.parse import urlsplit
 
 import pytest
@@ -59,6 +60,26 @@ def pg_dsn() -> str:
 def redis_url() -> str:
     """URL of the real Redis server."""
     return _need(REDIS_URL, 6379, "Redis")
+
+
+@pytest.fixture
+async def replica_env(redis_url: str) -> AsyncIterator[dict[str, str]]:
+    """Scale-out replicas' queue and lease on Redis, under a fresh name; its keys deleted after."""
+    name = f"test-{uuid.uuid4().hex[:10]}"
+    yield {
+        "SAFE_POLLING_QUEUE": redis_url,
+        "SAFE_POLLING_QUEUE_NAME": name,
+        "SAFE_POLLING_LEASE": "redis",
+        "SAFE_POLLING_REDIS_URL": redis_url,
+        "SAFE_POLLING_LEASE_NAME": name,
+    }
+    from redis.asyncio import Redis
+
+    client = Redis.from_url(redis_url)
+    keys = [key async for key in client.scan_iter(match=f"safe-polling:*{name}*")]
+    if keys:
+        await client.delete(*keys)
+    await client.aclose()
 
 
 @pytest.fixture(autouse=True)

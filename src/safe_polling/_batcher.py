@@ -1,7 +1,8 @@
 """Natural batching: one call for everything submitted while the previous call ran.
 
 Warning:
-    Internal: used by the scale-out worker for its delivery-record reads and writes.
+    Internal: used by the scale-out worker for its delivery-record reads and writes, and by
+    the Redis queue for its acknowledgements.
 """
 
 from __future__ import annotations

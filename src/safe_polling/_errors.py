@@ -11,15 +11,15 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from types import CodeType, TracebackType
 from typing import Any
 
 from telegram import Update
 from telegram.error import Conflict, NetworkError, TelegramError, TimedOut
-from telegram.ext import Application, ContextTypes
+from telegram.ext import Application, BaseHandler, ContextTypes, ConversationHandler
 
-from ._metrics import handler_failed
+from ._metrics import handler_failed, handler_label
 
 __all__ = ["PollingErrorCallback", "logging_error_handler"]
 
@@ -56,10 +56,10 @@ async def logging_error_handler(update: object, context: ContextTypes.DEFAULT_TY
     """
     error = context.error
     details = _update_details(update)
-    handler = _failing_handler(context.application, error) if error else None
-    handler_failed(handler)
-    if handler:
-        details.append(f"handler={handler}")
+    callback = _failing_callback(context.application, error) if error else None
+    handler_failed(callback)
+    if callback is not None:
+        details.append(f"handler={handler_label(callback)}")
     suffix = f" ({', '.join(details)})" if details else ""
     exc_info = (type(error), error, error.__traceback__) if error else None
     logger.error("Unhandled error%s: %s", suffix, _describe(error), exc_info=exc_info)
@@ -82,23 +82,37 @@ def _update_details(update: object) -> list[str]:
     return details
 
 
-def _failing_handler(
+def _failing_callback(
     application: Application[Any, Any, Any, Any, Any, Any], error: BaseException
-) -> str | None:
-    """Name the registered handler callback whose frame is in the traceback."""
-    callbacks: dict[CodeType, str] = {}
+) -> object | None:
+    """The registered handler callback whose frame is in the traceback."""
+    callbacks: dict[CodeType, object] = {}
     for group in application.handlers.values():
-        for handler in group:
-            code = getattr(handler.callback, "__code__", None)
+        for callback in _callbacks(group):
+            code = getattr(callback, "__code__", None)
             if code is not None:
-                callbacks[code] = getattr(handler.callback, "__qualname__", code.co_name)
-    found: str | None = None
+                callbacks[code] = callback
+    found: object | None = None
     tb: TracebackType | None = error.__traceback__
     while tb is not None:
-        name = callbacks.get(tb.tb_frame.f_code)
-        found = name or found
+        found = callbacks.get(tb.tb_frame.f_code) or found
         tb = tb.tb_next
     return found
+
+
+def _callbacks(handlers: Iterable[BaseHandler[Any, Any, Any]]) -> Iterator[object]:
+    """Every callback of *handlers*, a ConversationHandler's states included.
+
+    A ConversationHandler has no ``callback`` of its own: its children do.
+    """
+    for handler in handlers:
+        if isinstance(handler, ConversationHandler):
+            yield from _callbacks(handler.entry_points)
+            for state in handler.states.values():
+                yield from _callbacks(state)
+            yield from _callbacks(handler.fallbacks)
+        else:
+            yield handler.callback
 
 
 class PollingErrorCallback:

@@ -67,6 +67,7 @@ class HealthServer:
     situation                               status      HTTP
     ======================================  ==========  ========
     standby (another instance polls)        ``ok``      200
+    worker (scale-out, another one polls)   ``ok``      200
     leader, last getUpdates < stale_after   ``ok``      200
     leader for less than stale_after        ``ok``      200
     leader, no getUpdates for stale_after   ``stalled`` 503
@@ -330,7 +331,7 @@ async def _linger(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) ->
 
 
 def _verdict(role: str, age: float | None, leader_for: float | None, stale_after: float) -> str:
-    if role == "standby":
+    if role in ("standby", "worker"):
         return "ok"
     if role != "leader":
         return role  # "starting" or "stopping"

@@ -14,14 +14,25 @@ server can serve or merge it. Labels have bounded values only: roles, outcome
 kinds, Bot API update types and handler callback names (code, not data). No
 token, user id, chat id or message text ever becomes a label.
 
-Wrapping the application's update processor (to time each update) touches one
-private PTB attribute, ``Application._update_processor``, only in the
-:func:`install_metering` / :func:`remove_metering` pair, as the delivery
-tracker does: PTB offers no public hook around the processing of an update.
+Two PTB seams are wrapped, only in the :func:`install_metering` /
+:func:`remove_metering` pair, because PTB offers no public hook around either:
+
+* the application's update processor (one private attribute,
+  ``Application._update_processor``, as the delivery tracker does), to count and
+  time each update by its type;
+* :meth:`telegram.ext.BaseHandler.handle_update`, on the class, to time each
+  handler by its callback's name. Every handler PTB runs goes through it: handlers
+  added after the start, the states of a ``ConversationHandler`` (which calls its
+  children's ``handle_update``; its own override is not timed, its child is), the
+  scale-out worker's ``Application.process_update`` and ``block=False`` handlers
+  (timed in their task, to the end). Patching the class rather than each handler
+  needs no watch for new handlers and leaves ``handler.callback`` as the bot set
+  it. The patch is process-wide: it stays while any application is metered.
 """
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import re
 import threading
@@ -31,7 +42,7 @@ from typing import TYPE_CHECKING, Any
 
 from telegram import Update
 from telegram.error import NetworkError
-from telegram.ext import BaseUpdateProcessor
+from telegram.ext import BaseHandler, BaseUpdateProcessor
 
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
@@ -43,6 +54,7 @@ __all__ = [
     "MeteredUpdateProcessor",
     "get_updates_call",
     "handler_failed",
+    "handler_label",
     "install_metering",
     "load_metrics",
     "loop_block_ended",
@@ -57,7 +69,15 @@ __all__ = [
 ]
 
 INSTALL_HINT = "Prometheus metrics need prometheus_client: pip install 'safe-polling[metrics]'"
-_ROLES = ("starting", "standby", "leader", "stopping")
+_ROLES = ("starting", "standby", "worker", "leader", "stopping")
+# Roles that wait for the polling lease: standby (one poller, the others idle) and
+# worker (scale-out: it handles updates from the queue meanwhile).
+_WAITING = ("standby", "worker")
+# Handler labels are callback names, code and not data, so bounded; but a bot that
+# builds callbacks at run time under names taken from data (a factory setting
+# __qualname__) would make them unbounded. Past this many names, new ones are "other":
+# a real bot has tens of handlers, and each name costs one series per histogram bucket.
+MAX_HANDLER_LABELS = 200
 # getUpdates answers by HTTP status; anything else is an "http_error".
 _OUTCOME_BY_STATUS = {200: "ok", 409: "conflict", 429: "rate_limited"}
 # A long poll lasts up to its timeout (10 s by default, 50 s at most in practice):
@@ -65,6 +85,8 @@ _OUTCOME_BY_STATUS = {200: "ok", 409: "conflict", 429: "rate_limited"}
 _GET_UPDATES_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 15, 30, 60, 120)
 _LEASE_WAIT_BUCKETS = (0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600)
 _BLOCK_BUCKETS = (0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
+# From a reply (tens of ms) to a slow external call (a KIE generation polled for minutes).
+_HANDLER_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300)
 # Counting update objects in a getUpdates answer without decoding it a second
 # time: the key only appears at the top level of each Update (a quote inside a
 # message text is escaped, so the pattern cannot match there).
@@ -81,7 +103,8 @@ class _Metrics:
         reg = self.registry
         self.role = Gauge(
             "safe_polling_role",
-            "1 for this instance's current role (leader, standby, starting, stopping), else 0.",
+            "1 for this instance's current role "
+            "(leader, standby, worker, starting, stopping), else 0.",
             ["role"],
             registry=reg,
         )
@@ -94,12 +117,12 @@ class _Metrics:
         )
         self.lease_lost = Counter(
             "safe_polling_lease_lost",
-            "Times this instance lost the lease while leading and went back to standby.",
+            "Times this instance lost the lease while leading and went back to waiting.",
             registry=reg,
         )
         self.lease_wait = Histogram(
             "safe_polling_lease_acquire_wait_seconds",
-            "Seconds spent as a standby before acquiring the polling lease.",
+            "Seconds spent as a standby or worker before acquiring the polling lease.",
             buckets=_LEASE_WAIT_BUCKETS,
             registry=reg,
         )
@@ -141,6 +164,13 @@ class _Metrics:
             "safe_polling_update_duration_seconds",
             "Seconds the application spent on one update (its handlers), by update type.",
             ["update_type"],
+            registry=reg,
+        )
+        self.handler_seconds = Histogram(
+            "safe_polling_handler_duration_seconds",
+            "Seconds one handler callback ran, by its name (module.qualname).",
+            ["handler"],
+            buckets=_HANDLER_BUCKETS,
             registry=reg,
         )
         self.failed = Counter(
@@ -188,10 +218,36 @@ class _Metrics:
         self.backlog_source: Callable[[], int] | None = None
         self.backlog.set_function(self._backlog)
         self.role_since = time.monotonic()  # when the current role began
+        self.handler_labels: set[str] = set()
+        # The duration child per callback, as the update processor caches its children
+        # (.labels() takes a lock and builds a key each time), by id() with the callback
+        # kept beside it so that a reused id is never mistaken for it.
+        self._by_callback: dict[int, tuple[object, Any]] = {}
 
     def _backlog(self) -> float:
         source = self.backlog_source
         return float(source()) if source is not None else 0.0
+
+    def label_for(self, callback: object) -> str:
+        """The label for *callback*: its name, or ``other`` past the cap."""
+        name = handler_label(callback)
+        if name not in self.handler_labels:
+            with _lock:
+                if len(self.handler_labels) >= MAX_HANDLER_LABELS:
+                    return "other"
+                self.handler_labels.add(name)
+        return name
+
+    def handler_timer(self, callback: object) -> Any:
+        """The duration histogram's child for *callback*."""
+        entry = self._by_callback.get(id(callback))
+        if entry is not None and entry[0] is callback:
+            return entry[1]
+        child = self.handler_seconds.labels(self.label_for(callback))
+        if len(self._by_callback) >= 4 * MAX_HANDLER_LABELS:  # callbacks made per handler
+            self._by_callback.clear()
+        self._by_callback[id(callback)] = (callback, child)
+        return child
 
 
 _lock = threading.Lock()
@@ -281,9 +337,9 @@ def role_changed(old: str, new: str) -> None:
     metrics.role.labels(new).set(1)
     if new == "leader":
         metrics.lease_terms.inc()
-        if old == "standby":
+        if old in _WAITING:
             metrics.lease_wait.observe(now - metrics.role_since)
-    elif old == "leader" and new == "standby":
+    elif old == "leader" and new in _WAITING:
         metrics.lease_lost.inc()
     metrics.role_since = now
 
@@ -316,11 +372,29 @@ def updates_skipped(count: int) -> None:
         metrics.skipped.inc(count)
 
 
-def handler_failed(handler: str | None) -> None:
-    """Record a handler error that reached the error handler."""
+def handler_label(callback: object) -> str:
+    """``module.qualname`` of a handler *callback*: a name from the code, never from data.
+
+    A :func:`functools.partial` is named by its function, a bound method by its
+    function (``module.Class.method``), a callable object by its class; a lambda
+    is ``module.<lambda>`` (or ``module.outer.<locals>.<lambda>``), one name per
+    place in the code however many are made.
+    """
+    while isinstance(callback, functools.partial):
+        callback = callback.func
+    callback = getattr(callback, "__func__", callback)
+    if not hasattr(callback, "__qualname__"):
+        callback = type(callback)
+    module = getattr(callback, "__module__", None) or "unknown"
+    return f"{module}.{callback.__qualname__}"
+
+
+def handler_failed(callback: object | None) -> None:
+    """Record a handler error that reached the error handler (*callback*: who raised)."""
     metrics = _active()
     if metrics is not None:
-        metrics.failed.labels(handler or "unknown").inc()
+        label = "unknown" if callback is None else metrics.label_for(callback)
+        metrics.failed.labels(label).inc()
 
 
 def loop_block_seen() -> None:
@@ -398,17 +472,45 @@ class MeteredUpdateProcessor(BaseUpdateProcessor):
         await self.inner.shutdown()
 
 
+async def _timed_handle_update(
+    self: BaseHandler[Any, Any, Any], update: Any, application: Any, check: Any, context: Any
+) -> Any:
+    """BaseHandler.handle_update, timed by the handler's callback while metering is on."""
+    started = time.monotonic()
+    try:
+        return await _handle_update(self, update, application, check, context)
+    finally:
+        if _metrics is not None:
+            _metrics.handler_timer(self.callback).observe(time.monotonic() - started)
+
+
+_handle_update = BaseHandler.handle_update  # PTB's, called by the timed one
+_metered_applications = 0  # the handler patch stays while this is above zero
+
+
 def install_metering(application: Any) -> None:
-    """Time the application's updates (no-op without the extra); undone by remove_metering."""
+    """Time the application's updates and handlers (no-op without the extra).
+
+    Undone by :func:`remove_metering`; installing twice meters once.
+    """
+    global _metered_applications
     metrics = _active()
     remove_metering(application)
     if metrics is not None:
         processor = application._update_processor
         application._update_processor = MeteredUpdateProcessor(processor, metrics)
+        with _lock:
+            _metered_applications += 1
+            BaseHandler.handle_update = _timed_handle_update  # type: ignore[method-assign,assignment]
 
 
 def remove_metering(application: Any) -> None:
     """Undo :func:`install_metering` (no-op when not installed)."""
+    global _metered_applications
     processor = application._update_processor
     if isinstance(processor, MeteredUpdateProcessor):
         application._update_processor = processor.inner
+        with _lock:
+            _metered_applications -= 1
+            if not _metered_applications:
+                BaseHandler.handle_update = _handle_update  # type: ignore[method-assign]

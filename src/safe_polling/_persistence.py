@@ -60,7 +60,9 @@ class DatabasePersistence(BasePersistence[dict[Any, Any], dict[Any, Any], dict[A
     Pass it to ``ApplicationBuilder().persistence(...)``; with
     :func:`safe_polling.run_polling` and a queue, each update's changes are
     written before the update is acknowledged, so the next update of the chat
-    sees them whichever worker handles it.
+    sees them whichever worker handles it. In one process (no queue) a refresh
+    keeps the changes the process made since it last read or wrote the data, and
+    writes them: they are newer than the database until PTB's timer writes them.
 
     Args:
         store: The bot's :class:`safe_polling.db.BalanceStore` (PostgreSQL or SQLite), or
@@ -99,6 +101,10 @@ class DatabasePersistence(BasePersistence[dict[Any, Any], dict[Any, Any], dict[A
         self._store = None if isinstance(store, str) else store
         self.bot_id = bot_id_from_token(bot_id)
         self._migrated = False
+        # Each user's, chat's and the bot's data as JSON, as last read from or written to the
+        # database: a refresh tells changes made here since (not yet written: PTB writes on
+        # its timer) from data that is only stale.
+        self._synced: dict[tuple[str, str], str] = {}
 
     async def _ready(self) -> BalanceStore:
         if self._store is None:
@@ -113,7 +119,10 @@ class DatabasePersistence(BasePersistence[dict[Any, Any], dict[Any, Any], dict[A
     async def _load_kind(self, kind: str) -> dict[str, Any]:
         store = await self._ready()
         rows = await store.fetch_all(_SELECT_KIND, self.bot_id, kind)
-        return {str(row["item"]): json.loads(str(row["data"])) for row in rows}
+        loaded = {str(row["item"]): json.loads(str(row["data"])) for row in rows}
+        for item, data in loaded.items():
+            self._synced[kind, item] = _dump(data)
+        return loaded
 
     async def _load_one(self, kind: str, item: str) -> Any:
         store = await self._ready()
@@ -122,11 +131,30 @@ class DatabasePersistence(BasePersistence[dict[Any, Any], dict[Any, Any], dict[A
 
     async def _save(self, kind: str, item: str, data: Any) -> None:
         store = await self._ready()
-        await store.execute(_UPSERT, self.bot_id, kind, item, json.dumps(data))
+        text = _dump(data)
+        await store.execute(_UPSERT, self.bot_id, kind, item, text)
+        self._synced[kind, item] = text
 
     async def _drop(self, kind: str, item: str) -> None:
         store = await self._ready()
         await store.execute(_DELETE, self.bot_id, kind, item)
+        self._synced.pop((kind, item), None)
+
+    async def _refresh(self, kind: str, item: str, data: dict[Any, Any]) -> None:
+        """Make *data* what the database holds, unless it was changed here since the last sync.
+
+        Changed here means newer: this process handled the user's (or chat's) last update
+        and PTB has not written it yet (it writes on a timer; the scale-out worker writes
+        after every update, so there it is always written). It is written now instead of
+        being overwritten by the older row.
+        """
+        synced = self._synced.get((kind, item))
+        if synced is not None and _dump(data) != synced:
+            await self._save(kind, item, data)
+            return
+        stored = await self._load_one(kind, item)
+        _replace(data, stored)
+        self._synced[kind, item] = _dump(data)
 
     # -- loading at initialize -------------------------------------------------------------
     async def get_user_data(self) -> dict[int, dict[Any, Any]]:
@@ -186,16 +214,16 @@ class DatabasePersistence(BasePersistence[dict[Any, Any], dict[Any, Any], dict[A
 
     # -- refreshing before each update -----------------------------------------------------
     async def refresh_user_data(self, user_id: int, user_data: dict[Any, Any]) -> None:
-        """Replace *user_data* in place with what the database holds now."""
-        _replace(user_data, await self._load_one("user", str(user_id)))
+        """Replace *user_data* in place with what the database holds now (see above)."""
+        await self._refresh("user", str(user_id), user_data)
 
     async def refresh_chat_data(self, chat_id: int, chat_data: dict[Any, Any]) -> None:
-        """Replace *chat_data* in place with what the database holds now."""
-        _replace(chat_data, await self._load_one("chat", str(chat_id)))
+        """Replace *chat_data* in place with what the database holds now (see above)."""
+        await self._refresh("chat", str(chat_id), chat_data)
 
     async def refresh_bot_data(self, bot_data: dict[Any, Any]) -> None:
-        """Replace *bot_data* in place with what the database holds now."""
-        _replace(bot_data, await self._load_one("bot", ""))
+        """Replace *bot_data* in place with what the database holds now (see above)."""
+        await self._refresh("bot", "", bot_data)
 
     async def flush(self) -> None:
         """Nothing buffered (every write went to the database); close a store opened here.
@@ -214,6 +242,10 @@ def _item(key: ConversationKey) -> str:
 
 def _key(item: str) -> ConversationKey:
     return tuple(json.loads(item))
+
+
+def _dump(data: Any) -> str:
+    return json.dumps(data)  # not sort_keys: PTB's dicts may mix int and str keys
 
 
 def _replace(target: dict[Any, Any], stored: Any) -> None:

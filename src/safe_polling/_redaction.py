@@ -71,11 +71,12 @@ _LITERAL_TOKEN_RE = re.compile(r":(?<=[0-9]{3}:)[A-Za-z0-9_-]{20,}")
 # The password part of a URL's userinfo: scheme://user:password@host. The
 # password may hold %XX escapes; it ends at the first literal '@'.
 _URL_PASSWORD_RE = re.compile(r"(://[^:/@\s]*):([^@/\s]+)@")
-# The same URL nested in another URL, percent-encoded: scheme%3A%2F%2Fuser%3Apw%40.
+# The same URL nested in another URL, percent-encoded once or twice:
+# scheme%3A%2F%2Fuser%3Apw%40 or scheme%253A%252F%252Fuser%253Apw%2540.
 _ENCODED_URL_PASSWORD_RE = re.compile(
     r"(%(?:25)?3[aA]%(?:25)?2[fF]%(?:25)?2[fF]"
-    r"(?:[^%:/@\s&]|%(?!3[aA]|40)[0-9a-fA-F]{2})*)"
-    r"(:|%3[aA])((?:[^%/@\s&]|%(?!40)[0-9a-fA-F]{2})+)(?:@|%40)"
+    r"(?:[^%:/@\s&]|%(?!(?:25)?(?:3[aA]|40))[0-9a-fA-F]{2})*)"
+    r"(:|%(?:25)?3[aA])((?:[^%/@\s&]|%(?!(?:25)?40)[0-9a-fA-F]{2})+)(@|%(?:25)?40)"
 )
 # libpq's key=value form: "host=db password=s3cret user=bot".
 _DSN_PASSWORD_RE = re.compile(r"(\bpassword\s*=\s*)('[^']*'|[^\s'&]+)", re.IGNORECASE)
@@ -197,7 +198,7 @@ def redact(text: str) -> str:
     if "://" in text:
         text = _URL_PASSWORD_RE.sub(rf"\1:{_MASK}@", text)
     if encoded:
-        text = _ENCODED_URL_PASSWORD_RE.sub(rf"\1\2{_MASK}@", text)
+        text = _ENCODED_URL_PASSWORD_RE.sub(rf"\1\2{_MASK}\4", text)
     if "=" in text and "assword" in text.lower():
         text = _DSN_PASSWORD_RE.sub(rf"\1{_MASK}", text)
     return text

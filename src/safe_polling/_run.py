@@ -19,7 +19,7 @@ from ._health import HealthServer, health_port_from_env
 from ._metrics import load_metrics
 from ._polling import AnyApplication, _start, _stop
 from ._redaction import install_redaction
-from ._status import PollingStatus
+from ._status import PollingStatus, Role
 from ._watchdog import LoopWatchdog, resolve_watchdog
 
 if TYPE_CHECKING:
@@ -220,6 +220,7 @@ class _Runner:
         self.lease: PollingLease | None = None
         self.processed: ProcessedUpdates | None = None
         self.took_over = False  # this term's lease came from another instance
+        self.waiting: Role = "standby"  # the role while the lease is another's
         self.webhook: dict[str, Any] | None = None  # getWebhookInfo as the preflight saw it
         self.stopping = asyncio.Event()
         self.status = PollingStatus(version=_version())
@@ -242,9 +243,11 @@ class _Runner:
             self.lease = await _or_exit(self._resolve_lease(), "invalid polling lease")
             if self.lease is not None:
                 stack.push_async_callback(self.lease.aclose)
+            # The database opens while the preflight's Bot API calls are in flight.
+            opening = self._start_opening_records(stack)
             if self.options.preflight and not await self._preflight_passed():
                 raise SystemExit(1)
-            await self._open_delivery_records(stack)
+            await self._open_delivery_records(opening)
             queue = await _or_exit(self._resolve_queue(), "invalid update queue")
             if queue is not None:
                 await self._scale_out(queue)
@@ -288,6 +291,7 @@ class _Runner:
                 "❌ The update queue needs a database for delivery records: set DATABASE_URL"
             )
             raise SystemExit(1)
+        self.waiting = "worker"  # it handles updates from the queue while it waits
         await run_scaled_out(
             ScaleOutRun(
                 app=self.app,
@@ -363,7 +367,7 @@ class _Runner:
         """
         from .lease import LeaseError
 
-        self.status.set_role("standby")
+        self.status.set_role(self.waiting)
         delay = _LEASE_RETRY_MIN
         level = logging.WARNING  # one warning per outage, then quiet retries
         while True:
@@ -391,17 +395,29 @@ class _Runner:
         logger.info("👑 Acquired the polling lease (%s)", lease.describe())
         return True
 
-    async def _open_delivery_records(self, stack: contextlib.AsyncExitStack) -> None:
+    def _start_opening_records(
+        self, stack: contextlib.AsyncExitStack
+    ) -> asyncio.Task[BalanceStore] | None:
+        """Open the delivery records' database in the background; None if there is none."""
         url = self._delivery_database()
-        if url is None and self.options.store is None:
+        if url is None or self.options.store is not None:
+            return None
+        from .db import open_balance_store
+
+        async def open_store() -> BalanceStore:
+            return await open_balance_store(url)
+
+        task = asyncio.create_task(open_store())
+        stack.push_async_callback(_close_opened, task)  # also when the preflight fails
+        return task
+
+    async def _open_delivery_records(self, opening: asyncio.Task[BalanceStore] | None) -> None:
+        store = self.options.store
+        if opening is not None:
+            store = await _or_exit(opening, "cannot open the database")
+        if store is None:
             logger.info("📬 Delivery: at-most-once (no database for delivery records)")
             return
-        store = self.options.store
-        if store is None:
-            from .db import open_balance_store
-
-            store = await _or_exit(open_balance_store(url), "cannot open the database")
-            stack.push_async_callback(store.aclose)
         from .lease import bot_id_from_token
 
         self.processed = ProcessedUpdates(store, bot_id_from_token(self.app.bot.token))
@@ -525,6 +541,15 @@ def _checked(delivery: str) -> Delivery:
 def _delivery_from_env() -> Delivery | None:
     value = os.getenv("SAFE_POLLING_DELIVERY", "").strip().lower()
     return _checked(value) if value else None
+
+
+async def _close_opened(opening: asyncio.Task[BalanceStore]) -> None:
+    """Close the store *opening* opened, or stop it opening."""
+    if not opening.done():
+        opening.cancel()
+        await asyncio.wait([opening])
+    if not opening.cancelled() and opening.exception() is None:  # an error: reported, or moot
+        await opening.result().aclose()
 
 
 async def _or_exit(awaitable: Awaitable[_T], what: str) -> _T:

@@ -34,7 +34,7 @@ from ._batcher import Batcher
 from ._delivery import DeliveryTracker, ProcessedUpdates
 from ._errors import PollingErrorCallback
 from ._gate import install_gate, remove_gate
-from ._metrics import queue_stats
+from ._metrics import install_metering, queue_stats, remove_metering, updates_skipped
 from ._persistence import reload_conversations
 from ._polling import AnyApplication, _claim_guard, _delete_webhook, _release_guard
 from ._status import PollingStatus
@@ -152,6 +152,7 @@ class QueueWorker:
             already = await self._retrying("read delivery records", self._handled_before, item)
             if already:
                 self.skipped_duplicates += 1
+                updates_skipped(1)
             else:
                 update = Update.de_json(item.update, self.app.bot)
                 processor = self.app.update_processor
@@ -222,6 +223,7 @@ async def run_scaled_out(run: ScaleOutRun) -> None:
     if app.post_init:
         await app.post_init(app)
     await app.start()
+    install_metering(app)
     worker = QueueWorker(app, queue, run.processed)
     working = asyncio.create_task(worker.run())
     stats = asyncio.create_task(_publish_stats(queue, run.status))
@@ -249,6 +251,7 @@ async def run_scaled_out(run: ScaleOutRun) -> None:
             await app.stop()
             if app.post_stop:
                 await app.post_stop(app)
+        remove_metering(app)
         await app.shutdown()
 
 
@@ -307,7 +310,7 @@ async def _poll_into_queue(run: ScaleOutRun) -> None:
         _release_guard(app)
         if lease is not None:
             await lease.release()
-        run.status.set_role("standby")
+        run.status.set_role("worker")
 
 
 async def _publish_stats(queue: UpdateQueue, status: PollingStatus) -> None:

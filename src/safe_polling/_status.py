@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from ._metrics import role_changed
 
-Role = Literal["starting", "standby", "leader", "stopping"]
+Role = Literal["starting", "standby", "worker", "leader", "stopping"]
 
 
 @dataclass

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 from telegram import Update
-from telegram.ext import Application, CommandHandler, ContextTypes
+from telegram.ext import Application, CommandHandler, ContextTypes, ConversationHandler
 
 from safe_polling import (
     PollingErrorCallback,
@@ -241,7 +241,9 @@ async def test_logging_error_handler_logs_context_and_handler(
     async def broken_balance(update: Update, _: ContextTypes.DEFAULT_TYPE) -> None:
         raise RuntimeError("database is down")
 
-    app.add_handler(CommandHandler("balance", broken_balance))
+    # Inside a ConversationHandler, which has no callback of its own: its state's is named.
+    balance = CommandHandler("balance", broken_balance)
+    app.add_handler(ConversationHandler(entry_points=[balance], states={}, fallbacks=[]))
     app.add_error_handler(logging_error_handler)
     await safe_start_polling(app)
     try:
@@ -254,10 +256,8 @@ async def test_logging_error_handler_logs_context_and_handler(
     assert f"update_id={update['update_id']}" in message
     assert "chat_id=4242" in message
     assert "user_id=4242" in message
-    assert (
-        "handler=test_logging_error_handler_logs_context_and_handler.<locals>.broken_balance"
-        in message
-    )
+    where = f"{__name__}.test_logging_error_handler_logs_context_and_handler"
+    assert f"handler={where}.<locals>.broken_balance" in message
     assert "RuntimeError: database is down" in message
     assert record.exc_info is not None
     # Logging only: polling went on, nothing was restarted.

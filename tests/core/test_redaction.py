@@ -106,6 +106,20 @@ def test_password_of_a_url_nested_in_a_query_string_is_masked() -> None:
     assert "db.internal" in text  # the host stays readable
 
 
+@pytest.mark.parametrize("times", [1, 2])
+def test_a_nested_url_keeps_its_encoding_and_loses_only_its_password(times: int) -> None:
+    # A short password (under MIN_SECRET_LENGTH, never registered) is masked by its place
+    # in the URL, whether the outer URL encoded the inner one once or twice.
+    nested = "redis://:pw0@cache.internal/0"
+    for _ in range(times):
+        nested = quote(nested, safe="")
+    text = redact(f"GET /login?next={nested}&x=1")
+    expected = "redis://:***@cache.internal/0"
+    for _ in range(times):
+        expected = quote(expected, safe="*")
+    assert text == f"GET /login?next={expected}&x=1"
+
+
 def test_libpq_key_value_password_is_masked_and_other_keys_stay() -> None:
     assert (
         redact("connection failed: host=db.internal password=s3cret-pw user=bot")

@@ -143,6 +143,9 @@ async def test_rejected_token_exits_1_without_traceback_or_token() -> None:
     assert wrong.split(":", 1)[1] not in output
 
 
+_NO_DB = "postgresql://bot:hunter2hunter@127.0.0.1:9/app"
+
+
 @pytest.mark.parametrize(
     ("env", "message"),
     [
@@ -150,6 +153,9 @@ async def test_rejected_token_exits_1_without_traceback_or_token() -> None:
         ({"SAFE_POLLING_DELIVERY": "sometimes"}, "delivery must be one of"),
         ({"SAFE_POLLING_WATCHDOG": "soon"}, "Invalid configuration"),
         ({"SAFE_POLLING_HEALTH_PORT": "99999"}, "Invalid configuration"),
+        # Nothing listens on port 9: the database opens while the preflight runs (or alone).
+        ({"DATABASE_URL": _NO_DB}, "cannot open the database: "),
+        ({"DATABASE_URL": _NO_DB, "ECHO_BOT_PREFLIGHT": "1"}, "❌ Preflight failed"),
     ],
 )
 async def test_bad_configuration_exits_1_with_one_clear_line(
@@ -163,6 +169,8 @@ async def test_bad_configuration_exits_1_with_one_clear_line(
     assert code == 1, output
     assert message in output
     assert "Traceback" not in output
+    assert "never retrieved" not in output  # the database opening was awaited or cancelled
+    assert "hunter2hunter" not in output
     assert api.stats.get_updates_calls == 0
 
 

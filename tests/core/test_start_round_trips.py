@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import signal
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import pytest
@@ -27,12 +27,17 @@ def calls_before_first_poll(api: FakeBotAPI) -> list[str]:
     return methods[: methods.index("getUpdates")]
 
 
-async def run_bot_until_polling(api: FakeBotAPI) -> str:
-    proc = await start_bot(api, ECHO_BOT_PREFLIGHT="1", DATABASE_URL="")
+async def run_bot_until_polling(
+    api: FakeBotAPI, then: Callable[[], Awaitable[None]] | None = None, **env: str
+) -> str:
+    """Start the echo bot (preflight on, no database), wait for its first poll, stop it."""
+    proc = await start_bot(api, **{"ECHO_BOT_PREFLIGHT": "1", "DATABASE_URL": "", **env})
     seen: list[str] = []
     try:
         await read_until(proc, "Polling started successfully", seen)
         await wait_until(lambda: api.stats.get_updates_calls >= 1)
+        if then is not None:
+            await then()
         proc.send_signal(signal.SIGTERM)
         assert await finish(proc, seen) == 0
     finally:
@@ -59,25 +64,18 @@ async def test_a_default_start_imports_no_backend_it_does_not_use(
     # Each of these costs a bot start-up time (benchmarks/startup_bench.py): metrics with
     # nothing to read them, the PostgreSQL/Redis lease and queue backends, the balance store.
     modules_file = tmp_path / "modules.txt"
-    proc = await start_bot(
+
+    async def echo_once() -> None:
+        api.inject_message(5, "hi")
+        await wait_until(lambda: bool(api.sent(5)), timeout=10)
+
+    await run_bot_until_polling(
         api,
-        ECHO_BOT_PREFLIGHT="1",
+        echo_once,
         ECHO_BOT_LEASE="env",
         SAFE_POLLING_LEASE_FILE=str(tmp_path / "lease.lock"),
         ECHO_BOT_MODULES_FILE=str(modules_file),
-        DATABASE_URL="",
     )
-    seen: list[str] = []
-    try:
-        await read_until(proc, "Polling started successfully", seen)
-        api.inject_message(5, "hi")
-        await wait_until(lambda: bool(api.sent(5)), timeout=10)
-        proc.send_signal(signal.SIGTERM)
-        assert await finish(proc, seen) == 0
-    finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
     modules = set(modules_file.read_text(encoding="utf-8").split())
     assert {"safe_polling._run", "safe_polling.lease._file", "safe_polling._preflight"} <= modules
     unused = {

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import socket
 import subprocess
 import sys
 import uuid
@@ -149,6 +150,74 @@ def test_demo_fails_clearly_and_cleans_up_when_a_step_times_out(tmp_path: Path) 
 
     assert result.returncode == 1
     assert "❌ demo failed: " in result.stdout
+    assert "Traceback" not in result.stdout + result.stderr
+    assert leftover_processes(marker) == []
+    assert list((tmp_path / "tmp").iterdir()) == []
+
+
+def demo_queue_keys(redis_url: str) -> set[bytes]:
+    """The two-worker demo's queue keys in Redis (its queue names start with ``demo-``)."""
+    import redis
+
+    client = redis.Redis.from_url(redis_url)
+    try:
+        return set(client.scan_iter(match="safe-polling:queue:*:demo-*"))
+    finally:
+        client.close()
+
+
+@pytest.mark.redis
+def test_two_worker_demo_shares_generations_and_hands_over(tmp_path: Path, redis_url: str) -> None:
+    keys_before = demo_queue_keys(redis_url)
+    result, marker = run_demo(tmp_path, "--workers", "2", "--redis", redis_url)
+    out = result.stdout
+
+    assert result.returncode == 0, f"stdout:\n{out}\nstderr:\n{result.stderr}"
+    assert out.count("🧵 Scale-out: this replica handles updates from redis queue") == 2
+    # One poller while both run (bot #2 polls after bot #1 stopped, if bot #1 was the one).
+    before_sigterm = out.split("SIGTERM to bot #1", 1)[0]
+    assert before_sigterm.count("✅ Polling started successfully! Updates go to redis queue") == 1
+    runs = dict(re.findall(r"(bot #[12]) runs the generations of users ([\d, ]+)", out))
+    assert set(runs) == {"bot #1", "bot #2"}  # both workers ran some generations
+    users = sorted(int(u) for listed in runs.values() for u in listed.split(", "))
+    assert len(users) == len(set(users)) == 9
+    moved = re.search(
+        r"bot #2 │ picked up (\d+) unfinished generation\(s\) no worker was running", out
+    )
+    assert moved is not None
+    assert int(moved.group(1)) == len(runs["bot #1"].split(", "))
+    assert_in_order(
+        out,
+        [
+            "9 users ask for an image at the same moment",
+            "bot #1 │ 🛑 Received SIGTERM: stopping",
+            "bot #1 exited with code 0",
+            "picked up",
+            "Every user gets exactly one image",
+        ],
+    )
+    for user in users:
+        line = re.search(rf"🤖 → user {user}: \[photo\] ✅ done · delivered by (bot #\d)(.*)", out)
+        assert line is not None, user
+        assert line.group(1) == "bot #2"  # bot #1 stopped before any image was ready
+        assert ("picked up" in line.group(2)) == (str(user) in runs["bot #1"])
+    assert "max concurrent getUpdates: 1 · 409 Conflict: 0" in out
+    assert "✅ demo finished" in out
+    assert leftover_processes(marker) == []
+    assert list((tmp_path / "tmp").iterdir()) == []
+    assert demo_queue_keys(redis_url) == keys_before
+
+
+def test_two_worker_demo_without_redis_says_so_and_starts_nothing(tmp_path: Path) -> None:
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        url = f"redis://127.0.0.1:{probe.getsockname()[1]}/0"
+    result, marker = run_demo(tmp_path, "--workers", "2", "--redis", url)
+
+    assert result.returncode == 1
+    assert "❌ demo failed: --workers 2 needs a Redis server for the update queue" in result.stdout
+    assert "(redis-server), or pass --redis URL" in result.stdout
+    assert "fake Telegram" not in result.stdout  # nothing started
     assert "Traceback" not in result.stdout + result.stderr
     assert leftover_processes(marker) == []
     assert list((tmp_path / "tmp").iterdir()) == []

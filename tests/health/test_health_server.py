@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from safe_polling._health import _MAX_CLIENTS, HealthServer
-from safe_polling._status import PollingStatus
+from safe_polling._status import PollingStatus, Role
 
 STALE_AFTER = 90.0
 
@@ -46,15 +46,18 @@ async def raw_exchange(port: int, request: bytes) -> bytes:
         writer.close()
 
 
-async def test_standby_is_healthy(status: PollingStatus, client: httpx.AsyncClient) -> None:
-    status.set_role("standby")
+@pytest.mark.parametrize("role", ["standby", "worker"])
+async def test_standby_or_worker_is_healthy(
+    status: PollingStatus, client: httpx.AsyncClient, role: Role
+) -> None:
+    status.set_role(role)
     response = await client.get("/healthz")
     assert response.status_code == 200
     assert response.headers["connection"] == "close"
     assert response.headers["content-type"] == "application/json"
     body = response.json()
     assert body["status"] == "ok"
-    assert body["role"] == "standby"
+    assert body["role"] == role
     assert body["last_get_updates_age_s"] is None
     assert body["leader_for_s"] is None
     assert body["version"] == "9.8.7"

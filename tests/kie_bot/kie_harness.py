@@ -8,8 +8,10 @@ The bot is started in ``safe_polling.run_polling``'s order: ``initialize``, ``po
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from telegram.ext import Application
@@ -26,6 +28,33 @@ from safe_polling import safe_start_polling, safe_stop_polling
 from safe_polling.testing import FakeBotAPI, Sent
 
 WAIT = 10.0  # generous bound for any single wait; never a timing assertion
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "kie_bot"
+BOT_SCRIPT = EXAMPLE / "bot_kie.py"
+
+
+def process_env(api: FakeBotAPI, kie: FakeKie, database_url: str, **extra: str) -> dict[str, str]:
+    """The environment of ``bot_kie.py`` run as a process against the fakes.
+
+    The caller's own ``SAFE_POLLING_*`` and ``KIE_*`` variables are left out; *extra*
+    (the lease, the queue...) is added.
+    """
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SAFE_POLLING", "KIE_"))}
+    env.update(
+        TELEGRAM_BOT_TOKEN=api.token,
+        TELEGRAM_BASE_URL=api.base_url,
+        TELEGRAM_BASE_FILE_URL=api.base_file_url,
+        KIE_API_KEY=kie.api_key,
+        KIE_API_URL=kie.api_url,
+        KIE_UPLOAD_URL=kie.upload_url,
+        RESULT_TRUSTED_ORIGINS=kie.api_url,  # the fake serves results on 127.0.0.1
+        DATABASE_URL=database_url,
+        KIE_POLL_INTERVAL="0.05",
+        FREE_CREDITS="100",
+        PYTHONUNBUFFERED="1",  # log lines must arrive as they happen
+    )
+    env.update(extra)
+    env.pop("DATABASE_URL_TEST", None)
+    return env
 
 
 def settings_for(api: FakeBotAPI, kie: FakeKie, database_url: str, **overrides: Any) -> Settings:

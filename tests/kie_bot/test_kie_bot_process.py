@@ -4,46 +4,34 @@ handover in the middle of a paid generation loses nothing and delivers once."""
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import sys
 from pathlib import Path
 
 import pytest
-from kie_harness import WAIT, confirm, generate, say
+from kie_harness import EXAMPLE, WAIT, confirm, generate, process_env, say
 
 from kie_bot.kie.fake_server import FakeKie, Outcome
 from safe_polling.testing import FakeBotAPI
 
-ROOT = Path(__file__).resolve().parents[2] / "examples" / "kie_bot"
 USER = 5151
 
 
 def bot_env(api: FakeBotAPI, kie: FakeKie, tmp_path: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SAFE_POLLING", "KIE_"))}
-    env.update(
-        TELEGRAM_BOT_TOKEN=api.token,
-        TELEGRAM_BASE_URL=api.base_url,
-        TELEGRAM_BASE_FILE_URL=api.base_file_url,
-        KIE_API_KEY=kie.api_key,
-        KIE_API_URL=kie.api_url,
-        KIE_UPLOAD_URL=kie.upload_url,
-        RESULT_TRUSTED_ORIGINS=kie.api_url,  # the fake serves results on 127.0.0.1
-        DATABASE_URL=f"sqlite:///{tmp_path}/bot.sqlite3",
-        KIE_POLL_INTERVAL="0.05",
-        FREE_CREDITS="100",
+    return process_env(
+        api,
+        kie,
+        f"sqlite:///{tmp_path}/bot.sqlite3",
         SAFE_POLLING_LEASE="file",
         SAFE_POLLING_LEASE_FILE=str(tmp_path / "lease"),
     )
-    env.pop("DATABASE_URL_TEST", None)
-    return env
 
 
 async def start_bot(env: dict[str, str], log: Path) -> asyncio.subprocess.Process:
     return await asyncio.create_subprocess_exec(
         sys.executable,
         "bot_kie.py",
-        cwd=str(ROOT),
+        cwd=str(EXAMPLE),
         env=env,
         stdout=log.open("ab"),
         stderr=asyncio.subprocess.STDOUT,

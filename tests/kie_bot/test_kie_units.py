@@ -8,6 +8,7 @@ import string
 import subprocess
 import sys
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from decimal import Decimal
 from pathlib import Path
 
@@ -21,7 +22,7 @@ from kie_bot.generations import GenerationService, PollSettings, StartResult
 from kie_bot.kie import Api, KieClient
 from kie_bot.kie.fake_server import FakeKie, Outcome
 from kie_bot.request_body import build_request
-from kie_bot.storage import State, Storage
+from kie_bot.storage import State, Storage, now_ms
 from kie_bot.tasks import GROUPS, INPUT_KINDS, TASKS
 from kie_bot.texts import LANGUAGES, lang_for, t
 from safe_polling.db import open_balance_store
@@ -374,7 +375,32 @@ async def test_transitions_are_conditional_one_winner(storage: Storage) -> None:
     gen = await storage.get("g1")
     assert gen is not None
     assert (gen.state, gen.task_id, gen.submitted_at) == (State.SUBMITTED, "t1", 5)
-    assert [g.id for g in await storage.unfinished()] == ["g1"]
+    assert [g.id for g in await storage.claimable(now_ms())] == ["g1"]
+
+
+async def test_a_generation_is_claimed_by_one_worker_until_released_or_expired(
+    storage: Storage,
+) -> None:
+    now = now_ms()
+    assert await storage.insert_generation(
+        "c1", user_id=1, chat_id=1, lang="en", model="nano-banana", params=Params("p"), price=4
+    )
+    assert [g.id for g in await storage.claimable(now)] == ["c1"]
+    results = await asyncio.gather(
+        *(storage.claim("c1", f"w{n}", now + 60_000, now) for n in range(5))
+    )
+    assert sorted(results) == [False] * 4 + [True]  # one worker gets it
+    holder = f"w{results.index(True)}"
+    assert await storage.claimable(now) == []
+    assert await storage.renew(["c1"], holder, now + 90_000) == {"c1"}
+    assert await storage.renew(["c1"], "w-other", now + 90_000) == set()
+    assert [g.id for g in await storage.claimable(now + 90_001)] == ["c1"]  # expired
+    await storage.release("w-other")  # not its claim: nothing changes
+    assert await storage.claimable(now) == []
+    await storage.release(holder)
+    assert await storage.claim("c1", "w-next", now + 60_000, now)
+    await storage.transition("c1", (State.CREATED,), State.CANCELLED)
+    assert await storage.claimable(now + 120_000) == []  # finished: nothing to pick up
 
 
 async def test_concurrent_refunds_credit_and_notify_once(storage: Storage) -> None:
@@ -429,10 +455,80 @@ async def test_resume_refunds_a_generation_interrupted_before_submission(
         service = GenerationService(storage, client, load_catalog(), messenger)
         assert await service.resume() == 1
         await service.wait_idle(10)
+        await service.shutdown()
         await client.aclose()
         assert kie.created() == []  # never re-created: it may exist already
     assert await storage.store.get_user_balance_async(8) == 10
     assert "interrupted" in messenger.texts[-1]
+
+
+# Status checks every 20 ms, claims renewed every 50 ms: several rounds in a test's second.
+FAST_POLL = PollSettings(interval=0.02, max_interval=0.05, timeout=20)
+
+
+@asynccontextmanager
+async def never_finishing_kie() -> AsyncIterator[tuple[FakeKie, KieClient]]:
+    """The fake KIE, whose Nano Banana tasks run until finished by hand, and a client."""
+    async with FakeKie() as kie:
+        kie.set_outcome("google/nano-banana", Outcome(never_finish=True))
+        async with KieClient(kie.api_key, api_url=kie.api_url, backoff=0.01) as client:
+            yield kie, client
+
+
+async def test_two_workers_run_a_generation_once_and_take_over_a_stopped_ones(
+    storage: Storage,
+) -> None:
+    """What SAFE_POLLING_QUEUE needs: every replica resumes, each generation runs once."""
+    await storage.store.add_user_balance_async(9, 10, reason="test")
+    model = load_catalog().model("nano-banana")
+    assert model is not None
+    async with never_finishing_kie() as (kie, client):
+        first, second = Recorder(), Recorder()
+        one = GenerationService(storage, client, load_catalog(), first, FAST_POLL)
+        two = GenerationService(storage, client, load_catalog(), second, FAST_POLL)
+        await one.resume()
+        assert await one.start(
+            "g4", user_id=9, chat_id=9, lang="en", model=model, params=Params("p")
+        ) == (StartResult.STARTED, 6)
+        assert await two.resume() == 0  # held by the first worker
+        while not kie.tasks:
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.2)  # several renewal rounds of both workers
+        assert (one.running, two.running) == (1, 0)
+
+        await one.shutdown()  # SIGTERM: the claim is released, the second takes over
+        while not two.running:
+            await asyncio.sleep(0.01)
+        (task_id,) = kie.tasks
+        kie.finish(task_id)
+        await two.wait_idle(10)
+        await two.shutdown()
+    assert len(kie.created()) == 1
+    assert (first.media, len(second.media)) == ([], 1)
+    gen = await storage.get("g4")
+    assert gen is not None
+    assert gen.state is State.DONE
+    assert await storage.store.get_user_balance_async(9) == 6
+
+
+async def test_a_worker_stops_a_generation_another_took_over(storage: Storage) -> None:
+    """A worker that could not renew in time (its claim ran out) lets go of the generation."""
+    await storage.store.add_user_balance_async(10, 10, reason="test")
+    model = load_catalog().model("nano-banana")
+    assert model is not None
+    async with never_finishing_kie() as (kie, client):
+        one = GenerationService(storage, client, load_catalog(), Recorder(), FAST_POLL)
+        await one.resume()
+        await one.start("g5", user_id=10, chat_id=10, lang="en", model=model, params=Params("p"))
+        while not kie.tasks:
+            await asyncio.sleep(0.01)
+        assert await storage.claim("g5", "another", now_ms() + 60_000, now_ms() + 120_000)
+        while one.running:  # its next renewal finds the claim gone and stops the task
+            await asyncio.sleep(0.01)
+        await one.shutdown()
+    gen = await storage.get("g5")
+    assert gen is not None
+    assert gen.state is State.SUBMITTED  # left to the worker that holds it
 
 
 async def test_fake_kie_runs_as_a_process() -> None:

@@ -86,6 +86,8 @@ def test_none_disables_the_lease() -> None:
         ({"SAFE_POLLING_LEASE": "postgres"}, "DATABASE_URL"),
         ({"SAFE_POLLING_LEASE": "postgres", "DATABASE_URL": "mysql://h/db"}, "postgres://"),
         ({"SAFE_POLLING_LEASE": "redis"}, "REDIS_URL"),
+        ({"SAFE_POLLING_LEASE_NAME": "blue\ngreen"}, "SAFE_POLLING_LEASE_NAME holds a control"),
+        ({"SAFE_POLLING_LEASE_FILE": "/tmp/a\tb.lock"}, "SAFE_POLLING_LEASE_FILE holds a control"),
     ],
 )
 def test_bad_values(env: dict[str, str], message: str) -> None:

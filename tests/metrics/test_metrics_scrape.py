@@ -7,102 +7,18 @@ processes serve, between two scrapes: the values must move as the events happen.
 
 from __future__ import annotations
 
-import asyncio
-import os
 import signal
-import socket
-import subprocess
-import sys
 import time
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import httpx
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
+from tests.metrics._scrape import Bot, Samples, role, value
 
 from safe_polling.testing import FakeBotAPI
 
-BOT = Path(__file__).with_name("_metrics_bot.py")
-Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class Bot:
-    """One bot subprocess with its health port; output kept in a file for failures."""
-
-    def __init__(self, api: FakeBotAPI, workdir: Path, name: str) -> None:
-        self.port = free_port()
-        self.log = workdir / f"{name}.log"
-        env = {
-            **os.environ,
-            "TELEGRAM_BOT_TOKEN": api.token,
-            "TELEGRAM_BASE_URL": api.base_url,
-            "SAFE_POLLING_LEASE": "file",
-            "SAFE_POLLING_LEASE_FILE": str(workdir / "poll.lock"),
-            "SAFE_POLLING_HEALTH_PORT": str(self.port),
-            "SAFE_POLLING_WATCHDOG": "200",  # milliseconds
-            "SAFE_POLLING_DELIVERY": "at-most-once",
-            "PYTHONUNBUFFERED": "1",
-        }
-        with open(self.log, "wb") as out:
-            command = [sys.executable, str(BOT)]
-            self.proc = subprocess.Popen(command, env=env, stdout=out, stderr=out)
-
-    def output(self) -> str:
-        return self.log.read_text(errors="replace")
-
-    async def scrape(self) -> tuple[str, Samples]:
-        """The /metrics text and its samples keyed by (name, labels)."""
-        async with httpx.AsyncClient() as client:
-            response = await client.get(f"http://127.0.0.1:{self.port}/metrics")
-        assert response.status_code == 200, response.text
-        assert response.headers["content-type"].startswith("text/plain; version=")
-        samples = {
-            (s.name, frozenset(s.labels.items())): s.value
-            for family in text_string_to_metric_families(response.text)
-            for s in family.samples
-        }
-        return response.text, samples
-
-    async def wait_metric(
-        self, check: Callable[[Samples], bool], what: str, timeout: float = 20.0
-    ) -> Samples:
-        """Scrape until *check* holds (bounded); return those samples."""
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                _, samples = await self.scrape()
-                if check(samples):
-                    return samples
-            except httpx.TransportError:
-                samples = {}
-            if time.monotonic() > deadline:
-                raise AssertionError(f"timed out waiting for {what}: {samples}\n{self.output()}")
-            await asyncio.sleep(0.05)
-
-
-def value(samples: Samples, name: str, **labels: str) -> float:
-    return samples.get((name, frozenset(labels.items())), 0.0)
-
-
-def leader(samples: Samples) -> bool:
-    return value(samples, "safe_polling_role", role="leader") == 1
-
-
-@pytest.fixture
-def bots(tmp_path: Path) -> Iterator[list[Bot]]:
-    started: list[Bot] = []
-    yield started
-    for bot in started:
-        if bot.proc.poll() is None:
-            bot.proc.kill()
-        bot.proc.wait(10)
+# Handler labels: the bot runs as a script, so its module is __main__.
+ON_TEXT, ON_SLOW = "__main__.on_text", "__main__.on_slow"
+HANDLER_COUNT = "safe_polling_handler_duration_seconds_count"
 
 
 @pytest.mark.slow
@@ -114,7 +30,7 @@ async def test_metrics_follow_polling_updates_errors_blocks_and_a_handover(
         first = Bot(api, tmp_path, "first")
         bots.append(first)
         before = await first.wait_metric(
-            lambda s: leader(s) and value(s, ok, outcome="ok") >= 1, "the first to poll"
+            lambda s: role(s, "leader") and value(s, ok, outcome="ok") >= 1, "the first to poll"
         )
         assert value(before, "safe_polling_lease_terms_total") == 1
         assert value(before, "safe_polling_role", role="standby") == 0
@@ -138,14 +54,25 @@ async def test_metrics_follow_polling_updates_errors_blocks_and_a_handover(
         assert value(handled, "safe_polling_updates_fetched_total") == 1
         seconds = "safe_polling_update_duration_seconds_count"
         assert value(handled, seconds, update_type="message") == 1
+        assert value(handled, HANDLER_COUNT, handler=ON_TEXT) == 1  # and by its handler
+        assert value(handled, HANDLER_COUNT, handler=ON_SLOW) == 0
 
         # A handler error reaches the error handler: counted by the callback's name.
         api.inject_message(1001, "boom")
         failed = await first.wait_metric(
-            lambda s: value(s, "safe_polling_handler_errors_total", handler="on_text") == 1,
+            lambda s: value(s, "safe_polling_handler_errors_total", handler=ON_TEXT) == 1,
             "the handler error",
         )
         assert value(failed, "safe_polling_updates_handled_total", update_type="message") == 2
+        assert value(failed, HANDLER_COUNT, handler=ON_TEXT) == 2  # a failed run is timed too
+
+        # A ConversationHandler's state is timed by its own callback, to its end.
+        api.inject_message(1001, "slow")
+        slow = await first.wait_metric(
+            lambda s: value(s, HANDLER_COUNT, handler=ON_SLOW) == 1, "the conversation's handler"
+        )
+        assert value(slow, "safe_polling_handler_duration_seconds_sum", handler=ON_SLOW) >= 0.5
+        assert value(slow, HANDLER_COUNT, handler=ON_TEXT) == 2
 
         # A 429 on getUpdates is an error of its own kind.
         api.fail_next("getUpdates", 429, retry_after=1)
@@ -179,7 +106,7 @@ async def test_metrics_follow_polling_updates_errors_blocks_and_a_handover(
         first.proc.send_signal(signal.SIGTERM)
         assert first.proc.wait(30) == 0, first.output()
         after = await second.wait_metric(
-            lambda s: leader(s) and value(s, ok, outcome="ok") >= 1, "the takeover"
+            lambda s: role(s, "leader") and value(s, ok, outcome="ok") >= 1, "the takeover"
         )
         assert value(after, "safe_polling_role", role="standby") == 0
         assert value(after, "safe_polling_lease_terms_total") == 1

@@ -3,15 +3,24 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 from datetime import UTC, datetime
 
 import httpx
 import pytest
 from telegram import CallbackQuery, Chat, Message, Update, User
+from telegram.ext import (
+    ApplicationBuilder,
+    ApplicationHandlerStop,
+    BaseHandler,
+    ConversationHandler,
+    TypeHandler,
+)
 
 from safe_polling import HealthServer, metrics_registry
 from safe_polling import _metrics as metrics
 from safe_polling._status import PollingStatus
+from safe_polling.testing import FakeBotAPI
 
 
 @pytest.fixture
@@ -115,3 +124,111 @@ def test_queue_stats_become_gauges() -> None:
     metrics.queue_stats(QueueStats(0, 0.0, 4, 41, 1))
     assert sample("safe_polling_queue_backlog") == 0
     assert sample("safe_polling_queue_partitions_owned") == 4
+
+
+class _Replier:
+    async def __call__(self, update: object, context: object) -> None: ...
+
+    async def on_start(self, update: object, context: object) -> None: ...
+
+
+async def _echo(update: object, context: object, *, prefix: str = "") -> None: ...
+
+
+def _lambda_for(user_id: int) -> object:
+    return lambda update, context: user_id
+
+
+def test_handler_label_is_the_code_name_however_the_callback_is_made() -> None:
+    replier = _Replier()
+    here = __name__
+    assert metrics.handler_label(_echo) == f"{here}._echo"
+    assert metrics.handler_label(functools.partial(_echo, prefix="a")) == f"{here}._echo"
+    assert metrics.handler_label(replier.on_start) == f"{here}._Replier.on_start"
+    assert metrics.handler_label(replier) == f"{here}._Replier"
+    made = {metrics.handler_label(_lambda_for(user_id)) for user_id in (1, 2, 3)}
+    assert made == {f"{here}._lambda_for.<locals>.<lambda>"}  # one name however many
+
+
+def test_handler_names_made_from_data_stop_at_the_cap(monkeypatch: pytest.MonkeyPatch) -> None:
+    active = metrics_registry() and metrics._metrics
+    assert active is not None
+    monkeypatch.setattr(active, "handler_labels", set())
+    monkeypatch.setattr(metrics, "MAX_HANDLER_LABELS", 3)
+
+    def made_for(user_id: int) -> object:
+        async def callback(update: object, context: object) -> None: ...
+
+        callback.__qualname__ = f"reply_to_{user_id}"  # a name from data: unbounded
+        return callback
+
+    labels = [active.label_for(made_for(n)) for n in range(5)]
+    assert labels == [f"{__name__}.reply_to_{n}" for n in range(3)] + ["other", "other"]
+    assert active.label_for(made_for(1)) == f"{__name__}.reply_to_1"  # known: kept
+
+
+def _handler_count(handler: str) -> float:
+    return sample("safe_polling_handler_duration_seconds_count", handler=handler)
+
+
+async def test_each_handler_is_timed_by_name_conversation_states_and_late_ones_too() -> None:
+    async def begin(update: object, context: object) -> int:
+        return 1
+
+    async def later(update: object, context: object) -> None:
+        raise ApplicationHandlerStop
+
+    where = f"{__name__}.test_each_handler_is_timed_by_name_conversation_states_and_late_ones_too"
+    names = {"begin": f"{where}.<locals>.begin", "later": f"{where}.<locals>.later"}
+    before = {key: _handler_count(name) for key, name in names.items()}
+    async with FakeBotAPI() as api:
+        app = ApplicationBuilder().token(api.token).base_url(api.base_url).build()
+        conversation = ConversationHandler(
+            entry_points=[TypeHandler(Update, begin)], states={1: []}, fallbacks=[]
+        )
+        app.add_handler(conversation)
+        await app.initialize()
+        metrics.install_metering(app)
+        metrics.install_metering(app)  # idempotent: one wrapper, one patch
+        try:
+            assert isinstance(app.update_processor, metrics.MeteredUpdateProcessor)
+            assert not isinstance(app.update_processor.inner, metrics.MeteredUpdateProcessor)
+            app.add_handler(TypeHandler(Update, later), group=1)  # after the start
+            chat = Chat(id=918273645, type="private")
+            user = User(id=918273645, first_name="A", is_bot=False)
+            message = Message(1, datetime.now(UTC), chat, from_user=user, text="hi")
+            await app.process_update(Update(1, message=message))
+        finally:
+            metrics.remove_metering(app)
+            await app.shutdown()
+        assert BaseHandler.handle_update is metrics._handle_update  # the patch is gone
+        after = {key: _handler_count(name) for key, name in names.items()}
+        assert {key: after[key] - before[key] for key in names} == {"begin": 1, "later": 1}
+        await app.initialize()
+        await app.process_update(Update(2, message=message))  # unmetered: not counted
+        await app.shutdown()
+    assert _handler_count(names["later"]) == after["later"]
+    assert "918273645" not in metrics_registry_text()
+
+
+def metrics_registry_text() -> str:
+    from prometheus_client import generate_latest
+
+    return generate_latest(metrics_registry()).decode()
+
+
+def test_a_worker_that_takes_the_lease_counts_a_term_and_its_wait() -> None:
+    terms = sample("safe_polling_lease_terms_total")
+    waits = sample("safe_polling_lease_acquire_wait_seconds_count")
+    lost = sample("safe_polling_lease_lost_total")
+    status = PollingStatus(version="x")
+    status.set_role("worker")
+    assert sample("safe_polling_role", role="worker") == 1
+    assert sample("safe_polling_role", role="starting") == 0
+    status.set_role("leader")
+    assert sample("safe_polling_role", role="worker") == 0
+    status.set_role("worker")  # lost the lease: back to working the queue only
+    assert sample("safe_polling_role", role="worker") == 1
+    assert sample("safe_polling_lease_terms_total") == terms + 1
+    assert sample("safe_polling_lease_acquire_wait_seconds_count") == waits + 1
+    assert sample("safe_polling_lease_lost_total") == lost + 1

@@ -153,3 +153,28 @@ async def test_chat_data_is_refreshed_before_each_update(store: BalanceStore) ->
             await handle(one, "b")  # one refreshes to ["a"], appends
             await handle(two, "c")  # two must refresh to ["a", "b"] before appending
             assert two.chat_data[CHAT] == {"outside": ["a", "b", "c"]}
+
+
+async def counter(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    assert context.user_data is not None
+    context.user_data["n"] = context.user_data.get("n", 0) + 1
+    context.bot_data.setdefault("seen", []).append(context.user_data["n"])
+
+
+async def test_one_process_keeps_its_changes_between_timer_writes(store: BalanceStore) -> None:
+    # No queue, no update_persistence() after each update: PTB writes on its timer (an hour
+    # here), and the refresh before each update must not bring back the older row.
+    async with FakeBotAPI() as api:
+        app = (
+            api.application_builder()
+            .persistence(DatabasePersistence(store, bot_id=api.token, update_interval=3600))
+            .build()
+        )
+        app.add_handler(MessageHandler(filters.TEXT, counter))
+        async with app:
+            for text in ("a", "b", "c"):
+                await app.process_update(update(app, text))
+            assert app.bot_data["seen"] == [1, 2, 3]
+        fresh = worker_app(api, store)
+        async with fresh:  # written at the latest when the application stopped
+            assert fresh.user_data[CHAT] == {"n": 3}

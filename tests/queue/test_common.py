@@ -5,40 +5,20 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
 
 import pytest
-from _queue_helpers import PARTITIONS, TTL, QueueFactory, message
+from _queue_helpers import (
+    PARTITIONS,
+    TTL,
+    WAIT,
+    QueueFactory,
+    drain,
+    message,
+    owns_all,
+    wait_until,
+)
 
 from safe_polling.queue import QueuedUpdate, UpdateQueue, partition_of
-
-WAIT = 15.0  # generous bound on functional waits; never a speed assertion
-
-
-async def wait_until(condition: Callable[[], object], timeout: float = WAIT) -> None:
-    async with asyncio.timeout(timeout):
-        while not await _value(condition()):
-            await asyncio.sleep(0.02)
-
-
-async def _value(result: object) -> object:
-    return await result if asyncio.iscoroutine(result) else result
-
-
-async def owns_all(queue: UpdateQueue) -> bool:
-    return len(await queue.owned()) == PARTITIONS
-
-
-async def drain(queue: UpdateQueue, count: int) -> list[QueuedUpdate]:
-    """Take and acknowledge *count* updates, one at a time."""
-    got: list[QueuedUpdate] = []
-    async with asyncio.timeout(WAIT):
-        while len(got) < count:
-            item = await queue.take(timeout=0.5)
-            if item is not None:
-                got.append(item)
-                await queue.ack(item)
-    return got
 
 
 async def test_each_chats_updates_come_out_in_order_and_acks_empty_the_backlog(

@@ -5,10 +5,9 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from _queue_helpers import PARTITIONS, TOKEN, QueueFactory, message
-from test_common import WAIT, owns_all, wait_until
+from _queue_helpers import PARTITIONS, TOKEN, WAIT, QueueFactory, message, owns_all, wait_until
 
-from safe_polling.queue import QueueError, RedisQueue, UpdateQueue, partition_of_chat
+from safe_polling.queue import QueueError, RedisQueue
 
 PASSWORD = "s3cr3t-redis-pass"
 # Nothing listens on port 1 of the loopback: every call is refused at once.
@@ -141,21 +140,3 @@ async def test_a_redis_that_lost_the_consumer_groups_gets_them_again(
     assert item is not None
     assert item.update_id == 1
     assert any("Update queue unavailable" in r.getMessage() for r in caplog.records)
-
-
-async def test_a_busy_partition_given_back_moves_at_its_own_ack(new_queue: QueueFactory) -> None:
-    one = await new_queue(partitions=2)
-
-    async def owned(queue: UpdateQueue, partitions: set[int]) -> bool:
-        return await queue.owned() == frozenset(partitions)
-
-    await wait_until(lambda: owned(one, {0, 1}))
-    chats = {partition_of_chat(chat, 2): chat for chat in range(1, 20)}
-    await one.put([message(1, chat=chats[0]), message(2, chat=chats[1])])
-    taken = [await one.take(timeout=WAIT) for _ in range(2)]
-    busy = {item.partition: item for item in taken if item is not None}
-    two = await new_queue(partitions=2)
-    await wait_until(lambda: owned(one, {1}))  # gives back 0 (both busy: the lower one)
-    await one.ack(busy[1])
-    await one.ack(busy[0])  # the acknowledgement that frees partition 0
-    await wait_until(lambda: owned(two, {0}))

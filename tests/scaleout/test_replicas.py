@@ -7,8 +7,6 @@ PostgreSQL (delivery records, the bot's effects).
 from __future__ import annotations
 
 import signal
-import uuid
-from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from pathlib import Path
 
@@ -20,26 +18,6 @@ from safe_polling.testing import FakeBotAPI
 
 BOT = Path(__file__).with_name("_bot.py")
 pytestmark = [pytest.mark.slow, pytest.mark.redis, pytest.mark.postgres]
-
-
-@pytest.fixture
-async def replica_env(redis_url: str) -> AsyncIterator[dict[str, str]]:
-    """The replicas' queue and lease settings; the queue's keys are deleted afterwards."""
-    name = f"test-{uuid.uuid4().hex[:10]}"
-    yield {
-        "SAFE_POLLING_QUEUE": redis_url,
-        "SAFE_POLLING_QUEUE_NAME": name,
-        "SAFE_POLLING_LEASE": "redis",
-        "SAFE_POLLING_REDIS_URL": redis_url,
-        "SAFE_POLLING_LEASE_NAME": name,
-    }
-    from redis.asyncio import Redis
-
-    client = Redis.from_url(redis_url)
-    keys = [key async for key in client.scan_iter(match=f"safe-polling:queue:*:{name}:*")]
-    if keys:
-        await client.delete(*keys)
-    await client.aclose()
 
 
 def done_count(api: FakeBotAPI) -> int:

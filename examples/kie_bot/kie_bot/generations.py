@@ -11,9 +11,14 @@ guards, and every side effect is made once:
   ``... -> refunding``), so only one writer ever delivers or refunds; the credit back uses
   the idempotency key ``refund:<id>``.
 
-At start-up :meth:`GenerationService.resume` picks up every unfinished generation, so a
-restart or a deploy handover never loses a paid generation. Running work is tracked and
-cancelled on shutdown, except the short delivery/refund steps, which are waited for.
+Each generation is run by one worker at a time: its row carries a claim (the worker and
+an expiry) that the worker renews while it runs it. At start-up
+:meth:`GenerationService.resume` picks up every unfinished generation nobody holds, and
+keeps looking every ``max_interval`` seconds, so a restart, a deploy handover or a stopped
+worker of a scaled-out bot (``SAFE_POLLING_QUEUE``) never loses a paid generation, and two
+workers never run the same one. Running work is tracked and cancelled on shutdown, except
+the short delivery/refund steps, which are waited for; then the claims are released, so
+another worker takes over at once (a killed worker's claims run out after the claim TTL).
 
 .. versionadded:: 0.1.0
 """
@@ -24,6 +29,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import uuid
 from collections.abc import Awaitable
 from dataclasses import dataclass, replace
 from enum import StrEnum
@@ -59,6 +65,11 @@ _MAX_URL = 2048
 # A transcript is sent in parts under Telegram's 4096-character limit, which counts UTF-16
 # units: 4000 code points leave room for 96 characters outside the BMP (emoji).
 _MESSAGE_LIMIT = 4000
+# A claim lasts this many renewal periods (``max_interval``), and at least _CLAIM_TTL_MIN
+# seconds: a worker slow to renew (a database hiccup) keeps its generations, and one that
+# was killed holds them this long before another worker picks them up.
+_CLAIM_ROUNDS = 4
+_CLAIM_TTL_MIN = 30.0
 
 
 class Messenger(Protocol):
@@ -123,6 +134,9 @@ class GenerationService:
         messenger (:class:`Messenger`): Where user messages go.
         poll (:class:`PollSettings`, optional): Polling timing.
 
+    Attributes:
+        worker (:obj:`str`): This service's name in the generations' claims.
+
     .. versionadded:: 0.1.0
     """
 
@@ -142,6 +156,9 @@ class GenerationService:
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._critical: set[str] = set()
         self._closing = False
+        # This service's name in the claims: a fresh one per start, never reused.
+        self.worker = uuid.uuid4().hex
+        self._keeper: asyncio.Task[None] | None = None
 
     @property
     def running(self) -> int:
@@ -176,6 +193,7 @@ class GenerationService:
             model=model.id,
             params=params,
             price=model.price_for(params),
+            claim=(self.worker, self._claim_until()),
         )
         if not inserted:
             return StartResult.DUPLICATE, await self.storage.store.get_user_balance_async(user_id)
@@ -186,6 +204,7 @@ class GenerationService:
         except InsufficientFunds as exc:
             await self.storage.transition(gen_id, (State.CREATED,), State.CANCELLED)
             return StartResult.INSUFFICIENT, exc.balance
+        log.info("generation %s started: %s for %d credits", gen_id, model.id, gen.price)
         self._spawn(gen_id)
         return StartResult.STARTED, balance
 
@@ -201,31 +220,69 @@ class GenerationService:
         return balance
 
     async def resume(self) -> int:
-        """Pick up every unfinished generation (call once this process is the poller).
+        """Pick up every unfinished generation no worker holds, and keep doing so.
+
+        Call it once the service may run generations (``post_init``). Until
+        :meth:`shutdown`, the service then renews the claims of what it runs and picks up
+        what other workers released or let expire, every ``max_interval`` seconds.
 
         Returns:
-            :obj:`int`: How many were picked up.
+            :obj:`int`: How many were picked up now.
 
         .. versionadded:: 0.1.0
         """
+        count = await self._pick_up()
+        log.info("resumed %d unfinished generation(s)", count)
+        if self._keeper is None and not self._closing:
+            self._keeper = asyncio.create_task(self._keep_claims(), name="generation-claims")
+        return count
+
+    def _claim_until(self) -> int:
+        """When a claim taken or renewed now runs out (ms)."""
+        ttl = max(_CLAIM_TTL_MIN, _CLAIM_ROUNDS * self.poll.max_interval)
+        return now_ms() + int(ttl * 1000)
+
+    async def _pick_up(self) -> int:
+        """Claim and start the generations nobody holds; return how many."""
         count = 0
-        for gen in await self.storage.unfinished():
+        now = now_ms()
+        for gen in await self.storage.claimable(now):
+            if self._closing:
+                break
+            if gen.id in self._tasks or not await self.storage.claim(
+                gen.id, self.worker, self._claim_until(), now
+            ):
+                continue  # another worker was quicker
             if gen.state is State.CREATED:
                 try:
                     await self._charge(gen)
                 except InsufficientFunds:
                     await self.storage.transition(gen.id, (State.CREATED,), State.CANCELLED)
                     continue
-            elif gen.state is State.CHARGED:
-                # A create may or may not have reached KIE before the restart; re-creating
-                # could run (and bill) it twice, so the user gets the credits back instead.
-                self._spawn(gen.id, interrupted=True)
-                count += 1
-                continue
-            self._spawn(gen.id)
+            # A CHARGED generation's create may or may not have reached KIE before its
+            # worker stopped; re-creating could run (and bill) it twice, so the user gets
+            # the credits back instead.
+            self._spawn(gen.id, interrupted=gen.state is State.CHARGED)
             count += 1
-        log.info("resumed %d unfinished generation(s)", count)
         return count
+
+    async def _keep_claims(self) -> None:
+        """Renew what runs here, drop what another worker took, pick up what nobody holds."""
+        while not self._closing:
+            await asyncio.sleep(self.poll.max_interval)
+            try:
+                running = dict(self._tasks)  # those started meanwhile were claimed just now
+                held = await self.storage.renew(list(running), self.worker, self._claim_until())
+                for gen_id, task in running.items():
+                    if gen_id not in held and gen_id not in self._critical:
+                        log.warning("generation %s was taken over by another worker", gen_id)
+                        task.cancel()
+                count = await self._pick_up()
+            except Exception as exc:  # the database is down: the claims last a while
+                log.warning("could not renew the generation claims yet: %s", exc)
+                continue
+            if count:
+                log.info("picked up %d unfinished generation(s) no worker was running", count)
 
     def _spawn(self, gen_id: str, *, interrupted: bool = False) -> None:
         if self._closing or gen_id in self._tasks:
@@ -246,12 +303,15 @@ class GenerationService:
     async def shutdown(self, grace: float = 10.0) -> None:
         """Stop: cancel polling waits, let in-flight delivery/refund steps finish.
 
-        Durable state makes this safe: whatever is cancelled is resumed by the next
-        instance's :meth:`resume`.
+        Durable state makes this safe: whatever is cancelled is released and picked up by
+        another worker, or by the next instance's :meth:`resume`.
 
         .. versionadded:: 0.1.0
         """
         self._closing = True
+        if self._keeper is not None:
+            self._keeper.cancel()
+            await asyncio.gather(self._keeper, return_exceptions=True)
         for gen_id, task in list(self._tasks.items()):
             if gen_id not in self._critical:
                 task.cancel()
@@ -260,6 +320,10 @@ class GenerationService:
         for task in list(self._tasks.values()):
             task.cancel()
         await asyncio.gather(*list(self._tasks.values()), return_exceptions=True)
+        try:
+            await self.storage.release(self.worker)
+        except Exception as exc:  # they run out after the claim TTL instead
+            log.warning("could not release the generation claims: %s", exc)
 
     async def _critical_step(self, gen_id: str, step: Awaitable[_T]) -> _T:
         # Shielded so a shutdown cancel cannot stop a create, a delivery or a refund
@@ -296,7 +360,7 @@ class GenerationService:
         except asyncio.CancelledError:
             raise
         except Exception:
-            # The row stays unfinished and is resumed at the next start-up.
+            # The row stays unfinished; it is picked up again once its claim runs out.
             log.exception("generation %s stopped by an unexpected error", gen_id)
 
     async def _submit_and_poll(self, gen: Generation, model: Model) -> None:

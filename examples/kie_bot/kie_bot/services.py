@@ -1,9 +1,11 @@
 """The bot's long-lived objects and their lifecycle (PTB ``post_init`` / ``post_stop``).
 
-``safe_polling.run_polling`` calls ``post_init`` only once this instance is the active
-poller (and again after a lost lease is won back), and ``post_stop`` when it stops
-polling; ``post_shutdown`` once at exit. Opening is therefore idempotent, and the
-resume of unfinished generations happens in ``post_init``: only the leader resumes.
+``safe_polling.run_polling`` calls ``post_init`` once this instance handles updates: when
+it becomes the poller (and again after a lost lease is won back), or, scaled out with
+``SAFE_POLLING_QUEUE``, at start in every replica; ``post_stop`` when it stops;
+``post_shutdown`` once at exit. Opening is therefore idempotent. ``post_init`` resumes
+unfinished generations, and each generation's claim in the database keeps it with one
+worker however many replicas resume (see :mod:`kie_bot.generations`).
 
 .. versionadded:: 0.1.0
 """
@@ -135,7 +137,7 @@ async def _set_commands(application: AnyApplication) -> None:
 
 
 async def on_stop(application: AnyApplication) -> None:
-    """``post_stop``: cancel polling of KIE tasks (resumed by the next leader).
+    """``post_stop``: cancel polling of KIE tasks and release them to the other workers.
 
     .. versionadded:: 0.1.0
     """

@@ -41,6 +41,10 @@ MIGRATIONS = [
     "CREATE TABLE kie_payments (charge_id TEXT PRIMARY KEY, user_id BIGINT NOT NULL, "
     "package TEXT NOT NULL, stars BIGINT NOT NULL, credits BIGINT NOT NULL, "
     "created_at BIGINT NOT NULL, refunded_at BIGINT)",
+    # Which worker runs a generation, until when (ms); 0: nobody. With several workers
+    # (SAFE_POLLING_QUEUE) each one picks up only generations whose claim ran out.
+    "ALTER TABLE kie_generations ADD COLUMN claimed_by TEXT",
+    "ALTER TABLE kie_generations ADD COLUMN claimed_until BIGINT NOT NULL DEFAULT 0",
 ]
 
 _COLUMNS = (
@@ -193,8 +197,13 @@ class Storage:
         model: str,
         params: Params,
         price: int,
+        claim: tuple[str, int] | None = None,
     ) -> bool:
-        """Insert a ``created`` generation; :obj:`False` if the id exists (a double press)."""
+        """Insert a ``created`` generation; :obj:`False` if the id exists (a double press).
+
+        *claim* (worker, until in ms) claims it in the same statement, so no other worker
+        can pick it up before its first step.
+        """
         raw = {
             "prompt": params.prompt,
             "choice": params.choice,
@@ -203,10 +212,11 @@ class Storage:
             "files": {name: list(urls) for name, urls in params.files},
         }
         now = now_ms()
+        worker, until = claim or (None, 0)
         try:
             changed = await self.store.execute(
-                f"INSERT INTO kie_generations ({_COLUMNS}) VALUES "  # noqa: S608 - constants
-                "($1, $2, $3, $4, $5, $6, $7, $8, NULL, NULL, NULL, NULL, $9, $9, NULL) "
+                f"INSERT INTO kie_generations ({_COLUMNS}, claimed_by, claimed_until) VALUES "  # noqa: S608
+                "($1, $2, $3, $4, $5, $6, $7, $8, NULL, NULL, NULL, NULL, $9, $9, NULL, $10, $11) "
                 "ON CONFLICT (id) DO NOTHING",
                 gen_id,
                 user_id,
@@ -217,6 +227,8 @@ class Storage:
                 price,
                 State.CREATED.value,
                 now,
+                worker,
+                until,
             )
         except IntegrityError:
             return False
@@ -258,15 +270,54 @@ class Storage:
             gen_id,
         )
 
-    async def unfinished(self) -> list[Generation]:
-        """Every generation that still needs work (for resuming at start-up)."""
-        states = ", ".join(f"${i + 1}" for i in range(len(UNFINISHED)))
+    # -- claims: one worker per generation ---------------------------------------------------
+    async def claimable(self, now: int) -> list[Generation]:
+        """Unfinished generations no worker holds (never claimed, released, or expired)."""
+        states = ", ".join(f"${i + 2}" for i in range(len(UNFINISHED)))
         rows = await self.store.fetch_all(
-            f"SELECT {_COLUMNS} FROM kie_generations WHERE state IN ({states}) "  # noqa: S608
-            "ORDER BY created_at",
+            f"SELECT {_COLUMNS} FROM kie_generations WHERE claimed_until < $1 "  # noqa: S608
+            f"AND state IN ({states}) ORDER BY created_at",
+            now,
             *(s.value for s in UNFINISHED),
         )
         return [Generation.from_row(r) for r in rows]
+
+    async def claim(self, gen_id: str, worker: str, until: int, now: int) -> bool:
+        """Take an unheld generation for *worker*; :obj:`True` for the one that got it."""
+        changed = await self.store.execute(
+            "UPDATE kie_generations SET claimed_by = $1, claimed_until = $2 "
+            "WHERE id = $3 AND claimed_until < $4",
+            worker,
+            until,
+            gen_id,
+            now,
+        )
+        return changed == 1
+
+    async def renew(self, gen_ids: list[str], worker: str, until: int) -> set[str]:
+        """Extend *worker*'s claims on *gen_ids*; return the ids it still holds."""
+        if not gen_ids:
+            return set()
+        ids = ", ".join(f"${i + 2}" for i in range(len(gen_ids)))
+        await self.store.execute(
+            f"UPDATE kie_generations SET claimed_until = ${len(gen_ids) + 2} "  # noqa: S608
+            f"WHERE claimed_by = $1 AND id IN ({ids})",
+            worker,
+            *gen_ids,
+            until,
+        )
+        rows = await self.store.fetch_all(
+            f"SELECT id FROM kie_generations WHERE claimed_by = $1 AND id IN ({ids})",  # noqa: S608
+            worker,
+            *gen_ids,
+        )
+        return {str(row["id"]) for row in rows}
+
+    async def release(self, worker: str) -> None:
+        """Give up every claim of *worker* (it stops): other workers pick them up at once."""
+        await self.store.execute(
+            "UPDATE kie_generations SET claimed_until = 0 WHERE claimed_by = $1", worker
+        )
 
     async def history(self, user_id: int, limit: int = 10) -> list[Generation]:
         """The user's latest generations, newest first."""

@@ -30,7 +30,7 @@ def _first(env: Mapping[str, str], *names: str) -> str:
 
 
 def _plain(env: Mapping[str, str], name: str) -> str:
-    """The value of a variable that is shown in logs; a LeaseError if it holds a secret.
+    """The value of a variable shown in logs; a LeaseError if it holds a secret or a newline.
 
     A lease name or lock file path appears in every lease log line; one that holds a
     token or a URL password (a value pasted into the wrong variable) is refused
@@ -39,6 +39,8 @@ def _plain(env: Mapping[str, str], name: str) -> str:
     value = _first(env, name)
     if redact(value) != value:
         raise LeaseError(f"{name} looks like it holds a secret (a bot token or URL password)")
+    if not value.isprintable():  # a newline in it would split every lease log line
+        raise LeaseError(f"{name} holds a control character (a newline?): use one plain line")
     return value
 
 

@@ -3,8 +3,10 @@
 Each partition is a stream read through the consumer group ``workers``. A
 partition is owned by one worker at a time through a key ``SET NX PX`` renewed
 with the worker's membership in one script (:data:`_REBALANCE_LUA`), which also
-gives back the partitions above a fair share so that a joining worker gets its
-part within a renewal or two; a dead worker's keys expire after the TTL. A new
+balances the load: idle partitions above a fair share are given back, and a
+worker with less backlog asks for a busy partition of a worker with more, which
+hands it over after its update in flight (the busy partitions follow the work,
+not the count); a dead worker's keys expire after the TTL. A new
 owner first claims the entries its predecessor had read and not acknowledged
 (``XPENDING`` then ``XCLAIM``, which counts deliveries), so they are handled
 again before anything newer. An acknowledged entry is deleted (``XACK`` and
@@ -25,6 +27,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from safe_polling._batcher import Batcher
 from safe_polling.lease._base import _host_name, bot_id_from_token
 from safe_polling.queue._base import (
     QueuedUpdate,
@@ -49,40 +52,105 @@ _PREFETCH = 16
 # The longest a blocking read waits before the pump looks at ownership again; a
 # partition claimed meanwhile waits at most this long for its first read.
 _BLOCK_MS = 100
+# While other partitions still have updates buffered, a read of the empty ones blocks only
+# this long: a partition emptied meanwhile is read again soon instead of after _BLOCK_MS
+# (the worker would sit idle at the end of a burst). Costs up to 50 reads/s while busy.
+_BUSY_BLOCK_MS = 20
 # Pending entries claimed per round when a partition changes owner.
 _CLAIM_BATCH = 100
 
-# Renew membership and owned partitions, drop dead members, claim free partitions up
-# to a fair share. Returns {share, owned partitions...}; the caller gives back a surplus.
-# KEYS[1] members zset; ARGV: owner-key prefix, worker, ttl ms, partitions.
+# How often a worker renews its partitions and looks at the balance (at most a third of
+# the ownership TTL): an idle worker asks for a busy partition, and the busy owner hands it
+# over, within a period or two. Each time is one short script, ~50 commands inside Redis.
+_BALANCE_EVERY = 0.25
+
+# Renew membership and owned partitions, drop dead members, claim free partitions up to a
+# fair share, and balance the load: a worker with less backlog asks (a "want" key) for the
+# longest partition of a worker with two or more busy ones when moving it narrows the gap,
+# and learns which of its own partitions others ask for.
+# Returns {share, k, k owned partitions, their k backlogs, partitions asked for...}; the
+# caller gives back a surplus and the partitions asked for.
+# KEYS[1] members zset; ARGV: owner-key prefix, worker, ttl ms, partitions, stream prefix,
+# want-key prefix.
 _REBALANCE_LUA = """
 local members, prefix, worker = KEYS[1], ARGV[1], ARGV[2]
 local ttl, n = tonumber(ARGV[3]), tonumber(ARGV[4])
+local streams, wants = ARGV[5], ARGV[6]
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 redis.call('ZADD', members, now + ttl, worker)
 redis.call('ZREMRANGEBYSCORE', members, '-inf', now)
 redis.call('PEXPIRE', members, ttl * 10)
 local share = math.ceil(n / redis.call('ZCARD', members))
-local out = {share}
+local owners, lengths, mine, asked = {}, {}, {}, {}
+local wanting = false
 for i = 0, n - 1 do
-  local key = prefix .. i
-  if redis.call('GET', key) == worker then
-    redis.call('PEXPIRE', key, ttl)
-    table.insert(out, i)
+  owners[i] = redis.call('GET', prefix .. i)
+  lengths[i] = redis.call('XLEN', streams .. i)
+  local want = redis.call('GET', wants .. i)
+  if want == worker then wanting = true end
+  if owners[i] == worker then
+    redis.call('PEXPIRE', prefix .. i, ttl)
+    table.insert(mine, i)
+    if want and want ~= worker then table.insert(asked, i) end
   end
 end
 for i = 0, n - 1 do
-  if #out - 1 >= share then break end
-  if redis.call('SET', prefix .. i, worker, 'NX', 'PX', ttl) then table.insert(out, i) end
+  if #mine >= share then break end
+  if redis.call('SET', prefix .. i, worker, 'NX', 'PX', ttl) then
+    owners[i] = worker
+    table.insert(mine, i)
+  end
 end
+local backlog, busy = {}, {}
+for i = 0, n - 1 do
+  local owner = owners[i]
+  if owner then
+    backlog[owner] = (backlog[owner] or 0) + lengths[i]
+    if lengths[i] > 0 then busy[owner] = (busy[owner] or 0) + 1 end
+  end
+end
+if not wanting then
+  local ours, best, best_length = backlog[worker] or 0, -1, 1
+  for i = 0, n - 1 do
+    local owner, length = owners[i], lengths[i]
+    if owner and owner ~= worker and (busy[owner] or 0) >= 2 and length > best_length
+        and ours + length <= backlog[owner] - length then
+      best, best_length = i, length
+    end
+  end
+  if best >= 0 then redis.call('SET', wants .. best, worker, 'NX', 'PX', ttl) end
+end
+local out = {share, #mine}
+for _, i in ipairs(mine) do table.insert(out, i) end
+for _, i in ipairs(mine) do table.insert(out, lengths[i]) end
+for _, i in ipairs(asked) do table.insert(out, i) end
 return out
 """
-# Give back some partitions: ARGV: owner-key prefix, worker, partitions...
+# Give back some partitions with nothing in flight: to the live worker that asked for one,
+# else to whoever claims it. What this worker only read ahead was never handed to a
+# handler, so its delivery count goes back down: a hand-over is not a failed delivery.
+# KEYS[1] members zset; ARGV: owner-key prefix, worker, stream prefix, want-key prefix,
+# ttl ms, group, partitions...
 _RELEASE_LUA = """
-for i = 3, #ARGV do
-  local key = ARGV[1] .. ARGV[i]
-  if redis.call('GET', key) == ARGV[2] then redis.call('DEL', key) end
+local prefix, worker, streams, wants = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local ttl, group = tonumber(ARGV[5]), ARGV[6]
+for i = 7, #ARGV do
+  local key, stream = prefix .. ARGV[i], streams .. ARGV[i]
+  if redis.call('GET', key) == worker then
+    local pending = redis.call('XPENDING', stream, group, '-', '+', 1000, worker)
+    for _, entry in ipairs(pending) do
+      redis.call('XCLAIM', stream, group, worker, 0, entry[1],
+                 'RETRYCOUNT', math.max(0, entry[4] - 1), 'JUSTID')
+    end
+    local want = redis.call('GET', wants .. ARGV[i])
+    redis.call('DEL', wants .. ARGV[i])
+    if want and want ~= worker and redis.call('ZSCORE', KEYS[1], want) then
+      redis.call('SET', key, want, 'PX', ttl)
+    else
+      redis.call('DEL', key)
+    end
+  end
 end
 return 1
 """
@@ -138,10 +206,12 @@ class RedisQueue(UpdateQueue):
         self._in_flight: set[int] = set()
         self._draining: set[int] = set()  # still ours until their update in flight is acked
         self._ready = asyncio.Event()
+        self._emptied = asyncio.Event()  # a buffer ran empty: the pump reads again
         self._pump: asyncio.Task[None] | None = None
         self._last_rebalance = 0.0
         self._groups_ready = False
         self._stopping = False
+        self._acks = Batcher(self._ack_all)
 
     # -- keys ------------------------------------------------------------------------------
     def _stream(self, partition: int) -> str:
@@ -265,21 +335,34 @@ class RedisQueue(UpdateQueue):
                 self.worker,
                 int(self.ownership_ttl * 1000),
                 self.partitions,
+                f"{self._prefix}:s:",
+                f"{self._prefix}:w:",
             ),
         )
-        share, mine = int(answer[0]), {int(p) for p in answer[1:]}
+        share, count = int(answer[0]), int(answer[1])
+        owned = [int(p) for p in answer[2 : 2 + count]]
+        lengths = answer[2 + count : 2 + 2 * count]
+        backlog = {p: int(n) for p, n in zip(owned, lengths, strict=True)}
+        asked = {int(p) for p in answer[2 + 2 * count :]}
+        mine = set(owned)
         self._gained |= mine - self._owned - self._draining
         self._forget((self._owned | self._draining) - mine)  # expired: already someone else's
         self._draining &= mine
         self._owned = mine - self._draining
+        self._give_back(asked & self._owned)
         surplus = len(mine) - share - len(self._draining)
         if surplus > 0:
-            # Idle partitions first; a busy one stops being served now and is given back
-            # when its update is acknowledged (the next owner must not overtake it).
-            chosen = sorted(self._owned, key=lambda p: (p in self._in_flight, p))[:surplus]
-            self._forget(set(chosen))
-            self._draining |= set(chosen)
-            await self._release_idle()
+            # Only idle partitions go back for the count's sake: a busy one moves when a
+            # worker with less backlog asks for it, so a partition taken over on request
+            # does not go straight back, and a joining worker still gets busy ones.
+            idle = sorted(p for p in self._owned if not backlog[p] and p not in self._in_flight)
+            self._give_back(set(idle[:surplus]))
+        await self._release_idle()
+
+    def _give_back(self, partitions: set[int]) -> None:
+        """Stop serving *partitions*; each is released once nothing of it is in flight."""
+        self._forget(partitions)
+        self._draining |= partitions
 
     async def _release_idle(self) -> None:
         """Give back the draining partitions with nothing in flight."""
@@ -288,7 +371,18 @@ class RedisQueue(UpdateQueue):
             return
         await self._guard(
             "giving partitions back",
-            self._redis().eval(_RELEASE_LUA, 0, f"{self._prefix}:o:", self.worker, *idle),
+            self._redis().eval(
+                _RELEASE_LUA,
+                1,
+                self._members,
+                f"{self._prefix}:o:",
+                self.worker,
+                f"{self._prefix}:s:",
+                f"{self._prefix}:w:",
+                int(self.ownership_ttl * 1000),
+                _GROUP,
+                *idle,
+            ),
         )
         self._draining -= set(idle)
 
@@ -321,19 +415,18 @@ class RedisQueue(UpdateQueue):
     async def _pump_once(self) -> None:
         if not self._groups_ready:
             await self._ensure_groups()
-        if time.monotonic() - self._last_rebalance >= self.ownership_ttl / 3:
+        if time.monotonic() - self._last_rebalance >= min(self.ownership_ttl / 3, _BALANCE_EVERY):
             await self._rebalance()
         for partition in sorted(self._owned - self._recovered - self._in_flight):
             await self._recover(partition)
-        readable = [
-            p
-            for p in sorted(self._recovered & self._owned)
-            if not self._buffers.get(p) and p in self._owned
-        ]
+        self._emptied.clear()
+        readable = [p for p in sorted(self._recovered & self._owned) if not self._buffers.get(p)]
         if not readable:
-            await asyncio.sleep(_BLOCK_MS / 1000)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._emptied.wait(), _BLOCK_MS / 1000)
             return
-        await self._read(readable)
+        busy = any(self._buffers.get(p) for p in self._owned)
+        await self._read(readable, _BUSY_BLOCK_MS if busy else _BLOCK_MS)
 
     async def _recover(self, partition: int) -> None:
         """Claim what earlier owners read and never acknowledged, oldest first."""
@@ -386,7 +479,7 @@ class RedisQueue(UpdateQueue):
             await self._guard("moving to the dead-letter stream", pipe.execute())
         self.dead_letter_log(item)
 
-    async def _read(self, partitions: list[int]) -> None:
+    async def _read(self, partitions: list[int], block_ms: int) -> None:
         answer = await self._guard(
             "reading updates",
             self._redis().xreadgroup(
@@ -394,7 +487,7 @@ class RedisQueue(UpdateQueue):
                 self.worker,
                 {self._stream(p): ">" for p in partitions},
                 count=_PREFETCH,
-                block=_BLOCK_MS,
+                block=block_ms,
             ),
         )
         by_stream = {self._stream(p): p for p in partitions}
@@ -443,22 +536,31 @@ class RedisQueue(UpdateQueue):
             return None
         _, partition = min(candidates)
         self._in_flight.add(partition)
-        return self._buffers[partition].popleft()
+        buffer = self._buffers[partition]
+        item = buffer.popleft()
+        if not buffer:
+            self._emptied.set()
+        return item
 
     async def ack(self, item: QueuedUpdate) -> None:
-        stream = self._stream(item.partition)
-        # MULTI: an acknowledged entry left in the stream would count as backlog forever.
-        async with self._redis().pipeline(transaction=True) as pipe:
-            pipe.xack(stream, _GROUP, item.entry_id)
-            pipe.xdel(stream, item.entry_id)
-            # On failure the partition stays in flight: its next update waits until the
-            # caller's retry acknowledges this one (or the partition moves on with it).
-            await self._guard("acknowledging an update", pipe.execute())
+        # On failure the partition stays in flight: its next update waits until the
+        # caller's retry acknowledges this one (or the partition moves on with it).
+        await self._acks.submit(item)
         self._in_flight.discard(item.partition)
         self._ready.set()
         self.handled += 1
         if item.partition in self._draining:
             await self._release_idle()
+
+    async def _ack_all(self, items: list[QueuedUpdate]) -> list[None]:
+        """Acknowledge and delete *items* in one round trip (those acked meanwhile, together)."""
+        # MULTI: an acknowledged entry left in the stream would count as backlog forever.
+        async with self._redis().pipeline(transaction=True) as pipe:
+            for item in items:
+                pipe.xack(self._stream(item.partition), _GROUP, item.entry_id)
+                pipe.xdel(self._stream(item.partition), item.entry_id)
+            await self._guard("acknowledging updates", pipe.execute())
+        return [None] * len(items)
 
     async def stats(self) -> QueueStats:
         client = self._redis()

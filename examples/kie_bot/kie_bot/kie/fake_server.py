@@ -157,6 +157,7 @@ class FakeKie:
         api_key (:obj:`str`, optional): The key every request must carry.
         port (:obj:`int`, optional): Port of the API (0: any free one); the upload host
             uses the next free port.
+        default (:class:`Outcome`, optional): The outcome of a model with none set.
 
     Attributes:
         api_url (:obj:`str`): Base URL for ``KIE_API_URL``.
@@ -168,8 +169,11 @@ class FakeKie:
     .. versionadded:: 0.1.0
     """
 
-    def __init__(self, api_key: str = "test-kie-key", *, port: int = 0) -> None:
+    def __init__(
+        self, api_key: str = "test-kie-key", *, port: int = 0, default: Outcome | None = None
+    ) -> None:
         self.api_key = api_key
+        self.default = default or Outcome()
         self.requests: list[RecordedRequest] = []
         self.credits = 1000
         self.tasks: dict[str, _Task] = {}
@@ -216,13 +220,13 @@ class FakeKie:
         queue = self._errors.setdefault(path, deque())
         queue.extend([(code, http_status, delay)] * times)
 
-    def finish(self, task_id: str) -> None:
-        """Let a ``never_finish`` task succeed at its next poll.
+    def finish(self, task_id: str, *, fail: str | None = None) -> None:
+        """Let a ``never_finish`` task end at its next poll: succeed, or fail with *fail*.
 
         .. versionadded:: 0.1.0
         """
         task = self.tasks[task_id]
-        task.outcome = Outcome(polls=0, media_size=task.outcome.media_size)
+        task.outcome = Outcome(polls=0, fail=fail, media_size=task.outcome.media_size)
         task.polls = 0
 
     def created(self, api: str | None = None) -> list[RecordedRequest]:
@@ -306,7 +310,9 @@ class FakeKie:
         async def handle(request: web.Request) -> web.Response:
             body = request[_JSON] or {}
             model = str(body.get("model") or api)
-            outcome = self._next.popleft() if self._next else self._by_model.get(model, Outcome())
+            outcome = self._by_model.get(model, self.default)
+            if self._next:
+                outcome = self._next.popleft()
             await asyncio.sleep(outcome.delay)
             if outcome.create_code is not None:
                 return _envelope(
@@ -488,10 +494,13 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Offline fake of the KIE.ai API")
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--key", default="test-kie-key", help="the API key to accept")
+    parser.add_argument(
+        "--polls", type=int, default=1, help="status checks that say 'running' before a result"
+    )
     args = parser.parse_args(argv)
 
     async def serve() -> None:
-        async with FakeKie(args.key, port=args.port) as kie:
+        async with FakeKie(args.key, port=args.port, default=Outcome(polls=args.polls)) as kie:
             print(f"KIE_API_URL={kie.api_url}", flush=True)
             print(f"KIE_UPLOAD_URL={kie.upload_url}", flush=True)
             await asyncio.Event().wait()
