@@ -21,14 +21,13 @@ import pytest
 from kie_harness import BOT_SCRIPT, WAIT, confirm, generate, process_env, say
 from tests.delivery.conftest import BotProcess, bot_process, eventually, pg_url
 from tests.scaleout._checks import ledger_counts
-from tests.scaleout.test_replicas import replica_env
 
 from kie_bot.kie.fake_server import FakeKie, Outcome
 from safe_polling.db import open_balance_store
 from safe_polling.queue import DEFAULT_PARTITIONS, partition_of_chat
 from safe_polling.testing import FakeBotAPI
 
-__all__ = ["pg_url", "replica_env"]
+__all__ = ["pg_url"]  # a fixture, imported to be found here
 
 pytestmark = [pytest.mark.slow, pytest.mark.redis, pytest.mark.postgres, pytest.mark.timeout(240)]
 
