@@ -257,8 +257,13 @@ _metrics: _Metrics | None = None
 
 
 def _active() -> _Metrics | None:
-    """The metrics, or None when nothing reads them or prometheus_client is not installed."""
-    return _load() if _wanted else None
+    """The metrics, or None when nothing reads them or prometheus_client is not installed.
+
+    Called at every event (each getUpdates, update and handler): once loaded, two reads.
+    """
+    if not _wanted:
+        return None
+    return _metrics if _looked else _load()
 
 
 def _load() -> _Metrics | None:
