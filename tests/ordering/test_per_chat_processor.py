@@ -142,37 +142,32 @@ def processor_is_idle(app: AnyApp) -> bool:
     return processor.ordered_keys == 0
 
 
+class _Steps:
+    """Coroutines that note their names in the order they ran; those told to wait, at the gate."""
+
+    def __init__(self) -> None:
+        self.gate = asyncio.Event()
+        self.order: list[str] = []
+
+    async def step(self, name: str, wait: bool = False) -> None:
+        if wait:
+            await self.gate.wait()
+        self.order.append(name)
+
+
 async def test_cancelled_waiter_leaves_the_chain_usable() -> None:
     processor = PerChatUpdateProcessor(4)
-    gate = asyncio.Event()
-    order: list[str] = []
-
-    async def step(name: str, wait: bool = False) -> None:
-        if wait:
-            await gate.wait()
-        order.append(name)
-
-    update = Update.de_json(
-        {
-            "update_id": 1,
-            "message": {
-                "message_id": 1,
-                "date": 0,
-                "chat": {"id": 7, "type": "private"},
-                "text": "x",
-            },
-        },
-        None,
-    )
-    first = asyncio.create_task(processor.process_update(update, step("first", wait=True)))
-    second_step = step("second")
+    steps = _Steps()
+    update = _update(message={"message_id": 1, "date": 0, "chat": CHAT, "text": "x"})
+    first = asyncio.create_task(processor.process_update(update, steps.step("first", wait=True)))
+    second_step = steps.step("second")
     second = asyncio.create_task(processor.process_update(update, second_step))
-    third = asyncio.create_task(processor.process_update(update, step("third")))
+    third = asyncio.create_task(processor.process_update(update, steps.step("third")))
     await wait_until(lambda: processor.current_concurrent_updates == 3)
     second.cancel()
-    gate.set()
+    steps.gate.set()
     await asyncio.gather(first, third)
-    assert order == ["first", "third"]
+    assert steps.order == ["first", "third"]
     assert second.cancelled()
     # Closed unstarted: no "coroutine was never awaited" warning when it is collected.
     assert inspect.getcoroutinestate(second_step) == "CORO_CLOSED"
@@ -181,23 +176,16 @@ async def test_cancelled_waiter_leaves_the_chain_usable() -> None:
 
 async def test_an_update_without_a_key_runs_at_once_beside_a_waiting_chat() -> None:
     processor = PerChatUpdateProcessor(4)
-    gate = asyncio.Event()
-    order: list[str] = []
-
-    async def step(name: str, wait: bool = False) -> None:
-        if wait:
-            await gate.wait()
-        order.append(name)
-
+    steps = _Steps()
     chat_update = _update(message={"message_id": 1, "date": 0, "chat": CHAT})
-    held = asyncio.create_task(processor.process_update(chat_update, step("chat", wait=True)))
+    held = asyncio.create_task(processor.process_update(chat_update, steps.step("chat", True)))
     await wait_until(lambda: processor.ordered_keys == 1)
-    await asyncio.wait_for(processor.process_update(_update(), step("no key")), WAIT)
-    assert order == ["no key"]
+    await asyncio.wait_for(processor.process_update(_update(), steps.step("no key")), WAIT)
+    assert steps.order == ["no key"]
     assert processor.ordered_keys == 1  # the keyless update took no place in the chains
-    gate.set()
+    steps.gate.set()
     await held
-    assert order == ["no key", "chat"]
+    assert steps.order == ["no key", "chat"]
 
 
 def _update(**payload: object) -> Update:

@@ -32,13 +32,19 @@ async def _split(one: UpdateQueue, two: UpdateQueue) -> bool:
     return len(a) == len(b) == PARTITIONS // 2 and not a & b
 
 
-async def test_an_idle_worker_takes_a_busy_partition_over_in_order_without_a_delivery(
-    new_queue: QueueFactory,
-) -> None:
+async def _two_workers(new_queue: QueueFactory) -> tuple[UpdateQueue, UpdateQueue]:
+    """A worker that owned every partition, then a second one: half each."""
     one = await new_queue()
     await wait_until(lambda: owns_all(one))
     two = await new_queue()
     await wait_until(lambda: _split(one, two))
+    return one, two
+
+
+async def test_an_idle_worker_takes_a_busy_partition_over_in_order_without_a_delivery(
+    new_queue: QueueFactory,
+) -> None:
+    one, two = await _two_workers(new_queue)
     chats = _chats_in(await one.owned(), 2)
     busy = {partition_of(message(1, chat), PARTITIONS) for chat in chats}
     await one.put([message(n * 10 + c, chat) for n in range(1, 9) for c, chat in enumerate(chats)])
@@ -62,10 +68,7 @@ async def test_an_idle_worker_takes_a_busy_partition_over_in_order_without_a_del
 async def test_workers_with_equal_backlogs_keep_their_partitions(
     new_queue: QueueFactory,
 ) -> None:
-    one = await new_queue()
-    await wait_until(lambda: owns_all(one))
-    two = await new_queue()
-    await wait_until(lambda: _split(one, two))
+    one, two = await _two_workers(new_queue)
     before = (await one.owned(), await two.owned())
     chats = _chats_in(before[0], 2) + _chats_in(before[1], 2)
     await one.put([message(n * 10 + c, chat) for n in range(1, 6) for c, chat in enumerate(chats)])
