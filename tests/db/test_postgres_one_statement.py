@@ -1,9 +1,11 @@
-"""PostgreSQL's one-statement balance change, and the pool reset it skips."""
+"""PostgreSQL's one-statement balance change, the pool reset it skips, the connections it keeps."""
 
 from __future__ import annotations
 
 import asyncio
+from urllib.parse import parse_qs, urlsplit
 
+import asyncpg
 import pytest
 
 from safe_polling.db import InsufficientFunds, open_balance_store
@@ -53,3 +55,72 @@ async def test_a_replayed_key_changes_nothing_and_answers_the_first_result(
         assert again == [first] * 5
         assert await store.get_user_balance_async(3) == 50 + sign * 5
         assert len(await store.ledger(3)) == 2  # the set, then one change
+
+
+async def test_kept_connections_never_starve_callers_waiting_for_the_pool(
+    pg_store_url: str,
+) -> None:
+    # One connection: a change that finishes while a transaction waits in the pool's
+    # acquire must hand its connection over instead of keeping it for the next change.
+    async with open_balance_store(pg_store_url, max_connections=1) as store:
+        await store.add_user_balance_async(4, 100)
+        async with asyncio.timeout(20):
+            mixed = await asyncio.gather(
+                *(
+                    store.subtract_user_balance_async(4, 1)
+                    if i % 2
+                    else store.fetch_one("SELECT count(*) AS n FROM safe_polling_ledger")
+                    for i in range(40)
+                )
+            )
+            # Every connection kept after a change: a transaction still gets one.
+            async with store.transaction() as tx:
+                assert await tx.fetch_one("SELECT 1 AS one") == {"one": 1}
+        assert await store.get_user_balance_async(4) == 80
+    assert sorted(r for r in mixed if isinstance(r, int)) == list(range(80, 100))
+
+
+async def test_closing_returns_the_kept_connections_at_once(
+    pg_dsn: str, pg_store_url: str
+) -> None:
+    app_name = parse_qs(urlsplit(pg_store_url).query)["application_name"][0]
+    # A long connect timeout: close() waiting for a connection nobody returns would hang.
+    store = await open_balance_store(pg_store_url, connect_timeout=60)
+    await asyncio.gather(*(store.add_user_balance_async(u, 1) for u in range(1, 6)))
+    async with asyncio.timeout(20):
+        await store.aclose()
+    admin = await asyncpg.connect(pg_dsn, timeout=10)
+    try:
+        sessions = await admin.fetchval(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1", app_name
+        )
+    finally:
+        await admin.close()
+    assert sessions == 0
+
+
+async def test_a_kept_connection_the_server_closed_is_replaced_not_used(
+    pg_dsn: str, pg_store_url: str
+) -> None:
+    app_name = parse_qs(urlsplit(pg_store_url).query)["application_name"][0]
+    admin = await asyncpg.connect(pg_dsn, timeout=10)
+    try:
+        async with open_balance_store(pg_store_url) as store:
+            await asyncio.gather(*(store.add_user_balance_async(u, 10) for u in range(1, 4)))
+            killed = await admin.fetchval(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE application_name = $1",
+                app_name,
+            )
+            assert killed >= 1
+            async with asyncio.timeout(10):
+                while await admin.fetchval(
+                    "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1", app_name
+                ):
+                    await asyncio.sleep(0.02)
+            await asyncio.sleep(0.1)  # let the loop read the servers' goodbyes
+            # No DatabaseUnavailable: the closed connections are dropped, a new one opened.
+            assert await store.subtract_user_balance_async(1, 4) == 6
+            assert await store.add_user_balance_async(2, 1) == 11
+    finally:
+        await admin.close()

@@ -113,6 +113,15 @@ def _translate(exc: BaseException, target: str, secret: str | None) -> BaseExcep
     return None
 
 
+def _still_open(conn: asyncpg.pool.PoolConnectionProxy[Any]) -> bool:
+    import asyncpg
+
+    try:
+        return not conn.is_closed()
+    except asyncpg.InterfaceError:  # closed by the server: asyncpg already took it back
+        return False
+
+
 def _rowcount(status: str) -> int:
     # asyncpg returns the command tag: "INSERT 0 1", "UPDATE 3", "CREATE TABLE".
     last = status.rsplit(" ", 1)[-1]
@@ -174,6 +183,12 @@ class PostgresBalanceStore(BalanceStore):
         # Server pids of pooled connections that ran SQL through transaction(); only those
         # need asyncpg's reset (one more round trip) before another caller gets them.
         self._used: set[int] = set()
+        # Connections a balance change finished with, kept checked out of the pool for the
+        # next caller: asyncpg's release (a shielded task, a timeout scope, the reset hook)
+        # costs more client CPU than the statement itself (benchmarks/db_bench.py). Every
+        # acquire takes from here first, so parked connections never starve the pool.
+        self._parked: list[asyncpg.pool.PoolConnectionProxy[Any]] = []
+        self._waiting = 0  # callers blocked in pool.acquire(): a finished change serves them
 
     @contextmanager
     def _translating(self) -> Iterator[None]:
@@ -220,11 +235,8 @@ class PostgresBalanceStore(BalanceStore):
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Transaction]:
         """See :meth:`BalanceStore.transaction`."""
-        pool = self._pool
-        if pool is None:
-            raise DatabaseUnavailable(f"{self._target}: the store is closed")
-        with self._translating():  # acquire may (re)connect
-            conn = await pool.acquire()
+        pool = self._live_pool()
+        conn = await self._acquire(pool)
         self._used.add(conn.get_server_pid())
         try:
             with self._translating():  # BEGIN and COMMIT; statements translate their own
@@ -240,12 +252,22 @@ class PostgresBalanceStore(BalanceStore):
         self, uid: int, amt: int, sign: int, why: str, idem: str | None
     ) -> int:
         """See :meth:`BalanceStore._apply_change`: here one statement, one round trip."""
-        pool = self._pool
-        if pool is None:
-            raise DatabaseUnavailable(f"{self._target}: the store is closed")
+        pool = self._live_pool()
         delta = sign * amt
-        with self._translating():
-            row = await pool.fetchrow(_CHANGE_BY_SIGN[sign], amt, uid, delta, why, idem)
+        conn = await self._acquire(pool)
+        try:
+            with self._translating():
+                row = await conn.fetchrow(_CHANGE_BY_SIGN[sign], amt, uid, delta, why, idem)
+        except BaseException:
+            # Broken or cancelled mid-statement: asyncpg's release waits out the cancel
+            # or terminates the connection (the pool reconnects on a later acquire).
+            with contextlib.suppress(Exception):
+                await pool.release(conn)
+            raise
+        if self._waiting or self._pool is not pool:
+            await pool.release(conn)  # someone waits in pool.acquire(), or we are closing
+        else:
+            self._parked.append(conn)
         assert row is not None  # the statement always answers one row
         if row["first_user"] is not None:
             assert idem is not None
@@ -257,6 +279,27 @@ class PostgresBalanceStore(BalanceStore):
         if row["after"] is None:  # only the conditional UPDATE can change nothing
             raise InsufficientFunds(uid, await self.get_user_balance_async(uid), amt)
         return int(row["after"])
+
+    def _live_pool(self) -> asyncpg.Pool[Any]:
+        if self._pool is None:
+            raise DatabaseUnavailable(f"{self._target}: the store is closed")
+        return self._pool
+
+    async def _acquire(self, pool: asyncpg.Pool[Any]) -> asyncpg.pool.PoolConnectionProxy[Any]:
+        """A parked connection if one is still open, else one from the pool."""
+        while self._parked:
+            conn = self._parked.pop()
+            if _still_open(conn):
+                return conn
+            # Closed under us (a server restart): the pool replaces it on a later acquire.
+            with contextlib.suppress(Exception):
+                await pool.release(conn)
+        self._waiting += 1
+        try:
+            with self._translating():  # acquire may (re)connect
+                return await pool.acquire()
+        finally:
+            self._waiting -= 1
 
     async def _reset(self, conn: asyncpg.Connection[Any]) -> None:
         """asyncpg's reset (advisory locks, cursors, LISTEN, settings) where SQL could leave some.
@@ -282,7 +325,11 @@ class PostgresBalanceStore(BalanceStore):
     async def aclose(self) -> None:
         """See :meth:`BalanceStore.aclose`."""
         pool, self._pool = self._pool, None
+        parked, self._parked = self._parked, []
         if pool is not None:
+            for conn in parked:  # close() waits for every checked-out connection
+                with contextlib.suppress(Exception):
+                    await pool.release(conn)
             try:
                 await asyncio.wait_for(pool.close(), self._connect_timeout)
             except (TimeoutError, OSError):
