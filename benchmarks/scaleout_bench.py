@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import re
@@ -72,10 +73,12 @@ def replica() -> None:
     from telegram.ext import ApplicationBuilder, ContextTypes, MessageHandler, filters
 
     from safe_polling import run_polling
-    from safe_polling.db import open_balance_store
 
     cpu = float(os.environ["BENCH_CPU_MS"]) / 1000
-    stores: list[BalanceStore] = []
+    # Start times go to a file of this replica's own (one line, no fsync), not to the
+    # database: the handler is pure CPU, and the harness must not load PostgreSQL, which
+    # shares the two cores with the workers it measures.
+    starts = open(os.environ["BENCH_STARTS"], "a", buffering=1)  # noqa: SIM115
 
     async def handle(update: Update, _: ContextTypes.DEFAULT_TYPE) -> None:
         started = time.time()
@@ -84,21 +87,13 @@ def replica() -> None:
         end = time.thread_time() + cpu
         while time.thread_time() < end:
             pass
-        await stores[0].execute(
-            "INSERT INTO bench_starts (update_id, started) VALUES ($1, $2)",
-            update.update_id,
-            started,
-        )
-
-    async def post_init(_: object) -> None:
-        stores.append(await open_balance_store(os.environ["DATABASE_URL"]))
+        starts.write(f"{update.update_id} {started}\n")
 
     application = (
         ApplicationBuilder()
         .token(os.environ["TELEGRAM_BOT_TOKEN"])
         .base_url(os.environ["TELEGRAM_BASE_URL"])
         .concurrent_updates(8)
-        .post_init(post_init)
         .build()
     )
     application.add_handler(MessageHandler(filters.TEXT, handle))
@@ -109,9 +104,20 @@ def replica() -> None:
 class Replicas:
     """The bot processes of one configuration: their CPU time, and what each one handled."""
 
-    def __init__(self, procs: list[subprocess.Popen[bytes]]) -> None:
+    def __init__(self, procs: list[subprocess.Popen[bytes]], starts: list[Path]) -> None:
         self.procs = procs
+        self.starts = starts
         self.handled: list[int] = []
+
+    def started(self, update_id: int) -> float | None:
+        """When a handler started on *update_id* (a replica's clock), if one has."""
+        prefix = f"{update_id} "
+        for path in self.starts:
+            with contextlib.suppress(FileNotFoundError):
+                for line in path.read_text().splitlines():
+                    if line.startswith(prefix):
+                        return float(line.split()[1])
+        return None
 
     def cpu(self) -> float:
         """CPU seconds the processes used so far (Linux ``/proc``; NaN elsewhere)."""
@@ -167,12 +173,16 @@ async def replicas(
     if count:
         env |= {"SAFE_POLLING_QUEUE": REDIS_URL, "SAFE_POLLING_QUEUE_NAME": name}
     logs = [logdir / f"{name}-{n}.log" for n in range(max(1, count))]
+    starts = [log.with_suffix(".starts") for log in logs]
     procs = []
-    for log in logs:
+    for log, noted in zip(logs, starts, strict=True):
         with open(log, "wb") as out:
             procs.append(
                 subprocess.Popen(
-                    [sys.executable, __file__, "--replica"], env=env, stdout=out, stderr=out
+                    [sys.executable, __file__, "--replica"],
+                    env=env | {"BENCH_STARTS": str(noted)},
+                    stdout=out,
+                    stderr=out,
                 )
             )
     try:
@@ -187,7 +197,7 @@ async def replicas(
                 if time.monotonic() > deadline:
                     raise RuntimeError(f"{config}: partitions not shared: see {logs}")
                 await asyncio.sleep(0.05)
-        running = Replicas(procs)
+        running = Replicas(procs, starts)
         yield running
     finally:
         for proc in procs:
@@ -280,27 +290,21 @@ async def trial(
 
 
 async def latency(
-    config: str, fake: FakeBotAPIClient, store: BalanceStore, url: str, args: argparse.Namespace
+    config: str, fake: FakeBotAPIClient, url: str, args: argparse.Namespace
 ) -> float:
     """Median milliseconds from an update's injection to its handler's start."""
     from safe_polling.testing import make_token
 
     token = make_token()
     samples = []
-    await store.execute("DELETE FROM bench_starts")  # update ids restart with each token
-    async with replicas(config, fake.base_url, token, url, args.cpu_ms, args.logdir):
+    async with replicas(config, fake.base_url, token, url, args.cpu_ms, args.logdir) as running:
         for n in range(args.latency_samples):
             sent = time.time()
             update = await fake.inject_message(CHATS[n % len(CHATS)], f"l{n}", token=token)
             uid = int(update["update_id"])
-            while True:
-                row = await store.fetch_one(
-                    "SELECT started FROM bench_starts WHERE update_id = $1", uid
-                )
-                if row is not None:
-                    samples.append((float(row["started"]) - sent) * 1000)
-                    break
+            while (started := running.started(uid)) is None:
                 await asyncio.sleep(0.005)
+            samples.append((started - sent) * 1000)
             await asyncio.sleep(0.05)
     return statistics.median(samples)
 
@@ -315,9 +319,6 @@ async def run(args: argparse.Namespace) -> None:
         url = f"{PG_DSN}?search_path={schema}"
         try:
             async with open_balance_store(url) as store, spawn_fake_bot_api() as fake:
-                await store.execute(
-                    "CREATE TABLE bench_starts (update_id BIGINT, started DOUBLE PRECISION)"
-                )
                 for round_trip in args.round_trip_ms:
                     await fake.set_latency(round_trip / 1000)
                     await measure(round_trip, fake, store, url, args)
@@ -347,7 +348,7 @@ async def measure(
                 f" idle {idle:4.0%}{shares})",
                 flush=True,
             )
-    delays = {c: await latency(c, fake, store, url, args) for c in CONFIGS}
+    delays = {c: await latency(c, fake, url, args) for c in CONFIGS}
     medians = {c: statistics.median(r) for c, r in rates.items()}
     cost = {c: statistics.median(r) for c, r in costs.items()}
     print(
