@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import logging
 import os
 import signal
@@ -178,11 +179,46 @@ def run_polling(
         raise SystemExit(1) from None
     if options.health_port is not None:  # it serves /metrics: record them from the start
         load_metrics()  # off the loop: importing prometheus_client would block it
+    _import_backends(options)
     try:
         asyncio.run(_Runner(application, options).run())
     except InvalidToken as exc:
         logger.error("❌ Telegram rejected the bot token (%s); not starting", exc)
         raise SystemExit(1) from None
+
+
+_POSTGRES = ("postgres://", "postgresql://")
+_REDIS = ("redis://", "rediss://")
+
+
+def _import_backends(options: _Options) -> None:
+    """Import the drivers and backends this run's configuration will load, before its loop.
+
+    Imported on the event loop, redis.asyncio (~0.1 s) and asyncpg (~0.07 s) were a block
+    the watchdog reported at every scaled-out start, with the bot answering nothing
+    meanwhile. A backend that is not installed is left to fail later with its clear error.
+    """
+    env = os.environ
+    lease = options.lease if options.lease != "env" else env.get("SAFE_POLLING_LEASE", "")
+    queue = options.queue if options.queue != "env" else env.get("SAFE_POLLING_QUEUE", "")
+    database_urls = (options.database_url or "", env.get("SAFE_POLLING_DATABASE_URL", ""))
+    wanted = []
+    if any(url.startswith(_POSTGRES) for url in database_urls) or _named(lease, "postgres"):
+        wanted += ["asyncpg", "safe_polling.db._postgres", "safe_polling.lease._postgres"]
+    if _named(lease, "redis") or _named(queue, "redis") or str(queue).startswith(_REDIS):
+        wanted += ["redis.asyncio", "safe_polling.lease._redis", "safe_polling.queue._redis"]
+    if str(queue).strip().lower() not in ("", "none"):
+        wanted.append("safe_polling._scaleout")
+    for module in wanted:
+        with contextlib.suppress(ImportError):
+            importlib.import_module(module)
+
+
+def _named(backend: object, kind: str) -> bool:
+    """Whether *backend* (an env value or a lease/queue object) is of *kind*."""
+    if isinstance(backend, str):
+        return backend.strip().lower().startswith(kind)
+    return backend is not None and f"._{kind}" in type(backend).__module__
 
 
 def _configure_logging() -> None:

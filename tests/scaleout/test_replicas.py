@@ -52,3 +52,23 @@ async def test_two_replicas_share_the_updates_in_each_chats_order(
     assert len(all_runs) == len({uid for _, uid, _ in all_runs}) == len(chats) * per_chat
     assert len({pid for _, _, pid in all_runs}) == 2  # both replicas handled updates
     assert polled == 1  # one poller; the other only worked
+
+
+async def test_a_replica_imports_no_driver_on_its_event_loop(
+    pg_url: str, replica_env: dict[str, str]
+) -> None:
+    # Imported on the loop, redis.asyncio and asyncpg blocked it ~0.1 s at every start.
+    script = BOT.with_name("_imports_on_loop.py")
+    async with FakeBotAPI() as api, AsyncExitStack() as stack:
+        replica = await stack.enter_async_context(
+            bot_process(api.base_url, api.token, pg_url, script=script, **replica_env)
+        )
+        await replica.wait_for_line("Partitions owned here: 16 of 16", timeout=30)
+        api.inject_message(1, "1#0")
+        await eventually(lambda: done_count(api) == 1, timeout=30)
+        assert await replica.signal_and_wait(signal.SIGTERM) == 0
+    line = next(x for x in replica.output.splitlines() if x.startswith("imported on the loop:"))
+    on_loop = line.split(":", 1)[1].split()
+    drivers = [m for m in on_loop if m.split(".")[0] in ("redis", "asyncpg")]
+    backends = [m for m in on_loop if m.endswith(("._redis", "._postgres", "._scaleout"))]
+    assert (drivers, backends) == ([], []), on_loop
