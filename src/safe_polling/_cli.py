@@ -17,7 +17,7 @@ from typing import Any, NoReturn, Protocol
 
 import anyio
 
-from safe_polling._preflight._report import CheckResult, CheckStatus, PreflightCheck, scrub
+from safe_polling._preflight._report import CheckResult, CheckStatus, PreflightCheck
 from safe_polling._preflight._runner import LeaseLike, run_preflight
 from safe_polling._preflight._telegram import (
     BASE_URL_ENV,
@@ -30,6 +30,7 @@ from safe_polling._preflight._telegram import (
     resolve_token,
     webhook_host,
 )
+from safe_polling._redaction import mask_secrets
 from safe_polling.db import mask_database_url as mask_url
 
 # Anything shaped like a bot token, wherever it shows up (e.g. argparse echoing a typo).
@@ -131,7 +132,8 @@ def main(argv: Sequence[str] | None = None, *, env: Mapping[str, str] | None = N
     handler = handlers[args.command]
     ok, text, data = anyio.run(handler, args, env)
     secrets = [args.token or "", *(env.get(k, "") for k in (TOKEN_ENV, "BOT_TOKEN"))]
-    print(scrub(json.dumps(data, ensure_ascii=False, indent=2) if args.json else text, secrets))
+    shown = json.dumps(data, ensure_ascii=False, indent=2) if args.json else text
+    print(mask_secrets(shown, secrets))
     return 0 if ok else 1
 
 

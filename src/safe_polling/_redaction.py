@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 import re
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from urllib.parse import unquote, urlsplit
 
 __all__ = ["MIN_SECRET_LENGTH", "install_redaction", "redact"]
@@ -115,6 +115,20 @@ def _forms(secret: str) -> set[str]:
         forms = {password, unquote(password)} if password else set()
     # Whitespace alone would mask every run of blanks.
     return {f for f in forms if len(f) >= MIN_SECRET_LENGTH and f.strip()}
+
+
+def mask_secrets(text: str, secrets: Iterable[str | None]) -> str:
+    """*text* with each of *secrets* masked, as written, decoded and percent-encoded.
+
+    For text that may quote a secret known to the caller (a driver's error holding a URL,
+    a preflight line): unlike :func:`redact`, short secrets are masked too. Longest first,
+    so a secret that contains another is masked whole; empty ones are ignored.
+    """
+    forms = {form for s in secrets if s for form in (s, unquote(s)) if form}
+    if not forms:
+        return text
+    ordered = sorted(forms, key=len, reverse=True)
+    return re.sub("|".join(_secret_pattern(s) for s in ordered), _MASK, text)
 
 
 def is_url(value: str) -> bool:

@@ -138,3 +138,25 @@ def test_a_malformed_url_is_masked_whole_as_written_and_decoded() -> None:
         assert "ss-word-0123" not in text
         assert text.startswith("could not connect to ")
         assert text.endswith(" (bad host)")
+
+
+@pytest.mark.parametrize(
+    ("text", "secrets", "expected"),
+    [
+        # Short secrets too: a driver's error quotes the password it was given.
+        ("auth failed for pw", ["pw"], "auth failed for ***"),
+        # As written, decoded and percent-encoded (one character or all of them).
+        ("url p%40ss and p@ss and %70%40%73%73", ["p%40ss"], "url *** and *** and ***"),
+        # Longest first: a secret holding another is masked whole, not as "***-long".
+        ("key secret-long here", ["secret", "secret-long"], "key *** here"),
+        # Empty and missing secrets mask nothing.
+        ("nothing to hide", ["", None], "nothing to hide"),
+        ("nothing to hide", [], "nothing to hide"),
+    ],
+)
+def test_mask_secrets_masks_every_form_of_the_secrets_it_is_given(
+    text: str, secrets: list[str | None], expected: str
+) -> None:
+    from safe_polling._redaction import mask_secrets
+
+    assert mask_secrets(text, secrets) == expected

@@ -7,6 +7,8 @@ import enum
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any
 
+from safe_polling._redaction import mask_secrets
+
 PASSED_VERDICT = "✅ Preflight check passed: ready to start bot"
 
 
@@ -174,19 +176,12 @@ class PreflightReport:
         }
 
 
-def scrub(text: str, secrets: Iterable[str]) -> str:
-    """Replace every secret in ``text`` with ``***`` (longest first, empty ones ignored)."""
-    for secret in sorted({s for s in secrets if s}, key=len, reverse=True):
-        text = text.replace(secret, "***")
-    return text
-
-
 def scrub_result(result: CheckResult, secrets: Iterable[str]) -> CheckResult:
     """Return ``result`` with every secret removed from its name, detail and hint."""
     secrets = tuple(secrets)
     return dataclasses.replace(
         result,
-        name=scrub(result.name, secrets),
-        detail=scrub(result.detail, secrets),
-        hint=scrub(result.hint, secrets),
+        name=mask_secrets(result.name, secrets),
+        detail=mask_secrets(result.detail, secrets),
+        hint=mask_secrets(result.hint, secrets),
     )

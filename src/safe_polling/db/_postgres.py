@@ -8,8 +8,9 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs, urlsplit
 
+from safe_polling._redaction import mask_secrets
 from safe_polling.db._base import (
     DatabaseUnavailable,
     InsufficientFunds,
@@ -81,17 +82,11 @@ def _import_asyncpg() -> Any:
     return asyncpg
 
 
-def _scrub(text: str, secret: str | None) -> str:
-    if not secret:
-        return text
-    return text.replace(secret, "***").replace(unquote(secret), "***")
-
-
 def _translate(exc: BaseException, target: str, secret: str | None) -> BaseException | None:
     """Map a driver error to this package's errors; :obj:`None` if *exc* is not one."""
     import asyncpg
 
-    detail = _scrub(f"{type(exc).__name__}: {exc}", secret)
+    detail = mask_secrets(f"{type(exc).__name__}: {exc}", [secret])
     unavailable = (
         OSError,
         TimeoutError,
@@ -223,8 +218,9 @@ class PostgresBalanceStore(BalanceStore):
                     self._connect_timeout,
                 )
             except ValueError as exc:  # asyncpg's DSN parser: say what, not the DSN
+                reason = mask_secrets(str(exc), [self._secret])
                 raise DatabaseUnavailable(
-                    f"invalid PostgreSQL URL {self.masked_url}: {_scrub(str(exc), self._secret)}"
+                    f"invalid PostgreSQL URL {self.masked_url}: {reason}"
                 ) from None
         try:
             await self._migrate()

@@ -15,6 +15,7 @@ from urllib.parse import unquote
 
 import anyio
 
+from safe_polling._redaction import mask_secrets
 from safe_polling.lease._base import (
     HolderInfo,
     LeaseError,
@@ -225,9 +226,6 @@ class PostgresLease(PollingLease):
         return f"postgres lease on {self._where} (key {self._bot_id}:{self._name})"
 
     # -- connections -------------------------------------------------------------------
-    def _scrub(self, text: str) -> str:
-        return text.replace(self._password, "***") if self._password else text
-
     async def _open(self, app_name: str) -> asyncpg.Connection[Any]:
         try:
             import asyncpg
@@ -244,7 +242,7 @@ class PostgresLease(PollingLease):
                 statement_cache_size=0,
             )
         except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-            detail = self._scrub(f"{type(exc).__name__}: {exc}")
+            detail = mask_secrets(f"{type(exc).__name__}: {exc}", [self._password])
             # Refused, timed out or starting up may pass: a standby retries those.
             transient = isinstance(exc, (OSError, TimeoutError, asyncpg.CannotConnectNowError))
             error = LeaseUnavailable if transient else LeaseError
