@@ -33,7 +33,7 @@ _guard_lock = threading.Lock()
 _polling_app: AnyApplication | None = None
 
 
-def _claim_guard(application: AnyApplication) -> bool:
+def claim_guard(application: AnyApplication) -> bool:
     global _polling_app
     with _guard_lock:
         if _polling_app is not None:
@@ -42,7 +42,7 @@ def _claim_guard(application: AnyApplication) -> bool:
         return True
 
 
-def _release_guard(application: AnyApplication) -> None:
+def release_guard(application: AnyApplication) -> None:
     global _polling_app
     with _guard_lock:
         if _polling_app is application:
@@ -121,7 +121,7 @@ async def safe_start_polling(
 
     .. versionadded:: 0.1.0
     """
-    return await _start(
+    return await start_guarded(
         application,
         drop_updates=drop_updates,
         allowed_updates=allowed_updates,
@@ -131,7 +131,7 @@ async def safe_start_polling(
     )
 
 
-async def _start(
+async def start_guarded(
     application: AnyApplication,
     *,
     drop_updates: bool,
@@ -153,11 +153,11 @@ async def _start(
     """
     if application.updater is None:
         raise ValueError("safe_start_polling needs an Application built with an Updater")
-    if not _claim_guard(application):
+    if not claim_guard(application):
         logger.warning("⚠️ Polling already started; skip second start")
         return False
     try:
-        deleted = await _delete_webhook(application, drop_updates, webhook)
+        deleted = await delete_webhook_if_needed(application, drop_updates, webhook)
         logger.info("🔧 Initializing application...")
         await application.initialize()
         if call_post_init and application.post_init:
@@ -181,7 +181,7 @@ async def _start(
         finally:
             remove_bootstrap_skip(application.bot)
     except BaseException:
-        await _stop(application, call_post_stop=False, delivery=delivery)
+        await stop_guarded(application, call_post_stop=False, delivery=delivery)
         raise
     logger.info("✅ Polling started successfully!")
     return True
@@ -199,7 +199,7 @@ def _webhook_work(drop_updates: bool, webhook: dict[str, Any] | None) -> str | N
     return "nothing to do: no webhook" + (", no pending update" if drop_updates else "")
 
 
-async def _delete_webhook(
+async def delete_webhook_if_needed(
     application: AnyApplication, drop_updates: bool, webhook: dict[str, Any] | None
 ) -> bool:
     """Delete the webhook when needed; True once no webhook is set (PTB need not check again)."""
@@ -231,10 +231,10 @@ async def safe_stop_polling(application: AnyApplication) -> None:
 
     .. versionadded:: 0.1.0
     """
-    await _stop(application, call_post_stop=False)
+    await stop_guarded(application, call_post_stop=False)
 
 
-async def _stop(
+async def stop_guarded(
     application: AnyApplication,
     *,
     call_post_stop: bool,
@@ -264,7 +264,7 @@ async def _stop(
             remove_gate(application.bot)
             await application.shutdown()
         finally:
-            _release_guard(application)
+            release_guard(application)
 
 
 async def _record_on_stop(delivery: DeliveryTracker) -> None:

@@ -18,7 +18,7 @@ from telegram.error import InvalidToken
 from ._delivery import DeliveryTracker, ProcessedUpdates
 from ._health import HealthServer, health_port_from_env
 from ._metrics import load_metrics
-from ._polling import AnyApplication, _start, _stop
+from ._polling import AnyApplication, start_guarded, stop_guarded
 from ._redaction import install_redaction
 from ._status import PollingStatus, Role
 from ._watchdog import LoopWatchdog, resolve_watchdog
@@ -479,7 +479,7 @@ class _Runner:
         start = dict(self.options.start)
         if start["drop_updates"] is None:
             start["drop_updates"] = tracker is None and not self.took_over
-        started = await _start(
+        started = await start_guarded(
             self.app,
             **start,
             error_callback=None,
@@ -516,7 +516,9 @@ class _Runner:
             async with asyncio.timeout_at(deadline):
                 if self.lease is not None:
                     released = await self._hand_over(tracker)
-                await _stop(self.app, call_post_stop=True, delivery=tracker, confirm=not released)
+                await stop_guarded(
+                    self.app, call_post_stop=True, delivery=tracker, confirm=not released
+                )
         except TimeoutError:
             logger.error(
                 "❌ Graceful stop took longer than %.0f s; releasing the lease anyway",

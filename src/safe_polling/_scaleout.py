@@ -14,9 +14,9 @@ again (its worker died, a re-fetch after a poller crash) whose record exists is
 acknowledged without running the handlers: effects stay single.
 
 Warning:
-    Internal: :func:`run_scaled_out` is called by ``run_polling``; the guard,
-    webhook and gate helpers it shares with ``_polling.py`` are that module's
-    private functions, used here so both paths start polling the same way.
+    Internal: :func:`run_scaled_out` is called by ``run_polling``; it claims the
+    process-wide guard and deletes the webhook with ``_polling.py``'s helpers, so
+    both paths start polling the same way.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from ._errors import PollingErrorCallback
 from ._gate import install_gate, remove_gate
 from ._metrics import install_metering, queue_stats, remove_metering, updates_skipped
 from ._persistence import reload_conversations
-from ._polling import AnyApplication, _claim_guard, _delete_webhook, _release_guard
+from ._polling import AnyApplication, claim_guard, delete_webhook_if_needed, release_guard
 from ._status import PollingStatus
 from .queue import partition_of_chat
 
@@ -281,14 +281,14 @@ async def _poll_into_queue(run: ScaleOutRun) -> None:
     app, lease = run.app, run.lease
     if app.updater is None:
         raise ValueError("scale-out needs an Application built with an Updater")
-    if not _claim_guard(app):
+    if not claim_guard(app):
         logger.warning("⚠️ Polling already started; skip second start")
         await run.stopping.wait()
         return
     run.status.set_role("leader")
     feeder = QueueFeeder(run.queue, run.processed)
     try:
-        await _delete_webhook(app, drop_updates=False, webhook=None)
+        await delete_webhook_if_needed(app, drop_updates=False, webhook=None)
         install_gate(app.bot, lease, run.status, feeder)
         options = run.start_options
         await app.updater.start_polling(
@@ -307,7 +307,7 @@ async def _poll_into_queue(run: ScaleOutRun) -> None:
         if app.updater.running:
             await app.updater.stop()  # its last getUpdates confirms what was appended
         remove_gate(app.bot)
-        _release_guard(app)
+        release_guard(app)
         if lease is not None:
             await lease.release()
         run.status.set_role("worker")
