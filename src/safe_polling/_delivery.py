@@ -37,6 +37,7 @@ from telegram import Update
 from telegram.ext import BaseUpdateProcessor
 
 from ._metrics import updates_skipped, watch_delivery_backlog
+from ._tasks import cancel_and_wait
 
 if TYPE_CHECKING:
     from .db import BalanceStore
@@ -377,14 +378,10 @@ class DeliveryTracker:
     async def aclose(self) -> None:
         """Stop the background tasks (recording what is handled first)."""
         if self._claim_watch is not None:
-            self._claim_watch.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._claim_watch
+            await cancel_and_wait(self._claim_watch)
             self._claim_watch = None
         if self._recorder is not None:
-            self._recorder.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._recorder
+            await cancel_and_wait(self._recorder)
             self._recorder = None
         await self.record_handled()
 

@@ -21,6 +21,7 @@ from ._metrics import load_metrics
 from ._polling import AnyApplication, start_guarded, stop_guarded
 from ._redaction import install_redaction
 from ._status import PollingStatus, Role
+from ._tasks import cancel_and_wait
 from ._watchdog import LoopWatchdog, resolve_watchdog
 
 if TYPE_CHECKING:
@@ -561,9 +562,7 @@ class _Runner:
         finally:
             for pending in (task, stop):
                 if not pending.done():
-                    pending.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await pending
+                    await cancel_and_wait(pending)
         if task.done() and not task.cancelled():
             task.result()  # re-raise its error, if any
             return True

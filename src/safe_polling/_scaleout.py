@@ -38,6 +38,7 @@ from ._metrics import install_metering, queue_stats, remove_metering, updates_sk
 from ._persistence import reload_conversations
 from ._polling import AnyApplication, claim_guard, delete_webhook_if_needed, release_guard
 from ._status import PollingStatus
+from ._tasks import cancel_and_wait
 from .queue import partition_of_chat
 
 if TYPE_CHECKING:
@@ -240,11 +241,8 @@ async def run_scaled_out(run: ScaleOutRun) -> None:
                 await worker.stop(working)
         except TimeoutError:
             logger.error("❌ Updates in hand did not finish in time; leaving them to others")
-        working.cancel()
-        stats.cancel()
         for task in (working, stats):
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await cancel_and_wait(task)
         await queue.aclose()
         logger.info("👋 Left the workers (%d update(s) handled here)", queue.handled)
         if app.running:

@@ -11,6 +11,7 @@ from collections import deque
 from collections.abc import Sequence
 from typing import Any
 
+from safe_polling._tasks import cancel_and_wait
 from safe_polling.queue._base import QueuedUpdate, QueueStats, UpdateQueue, partition_of
 
 __all__ = ["MemoryBroker", "MemoryQueue"]
@@ -238,9 +239,7 @@ class MemoryQueue(UpdateQueue):
 
     async def _stop_renewing(self) -> None:
         if self._renewer is not None:
-            self._renewer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._renewer
+            await cancel_and_wait(self._renewer)
             self._renewer = None
 
     async def abandon(self) -> None:
