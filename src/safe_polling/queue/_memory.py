@@ -23,7 +23,6 @@ class _Entry:
     update: dict[str, Any]
     enqueued_at: float
     deliveries: int = 0
-    holder: str | None = None  # the worker it was last handed to, until acknowledged
 
 
 class MemoryBroker:
@@ -186,7 +185,6 @@ class MemoryQueue(UpdateQueue):
                 self.dead_letter_log(self._item(entry, partition))
                 continue
             entry.deliveries += 1
-            entry.holder = self.worker
             self._in_flight.add(partition)
             return self._item(entry, partition)
 
