@@ -109,11 +109,9 @@ def _translate(exc: BaseException, target: str, secret: str | None) -> BaseExcep
 
 
 def _still_open(conn: asyncpg.pool.PoolConnectionProxy[Any]) -> bool:
-    import asyncpg
-
     try:
         return not conn.is_closed()
-    except asyncpg.InterfaceError:  # closed by the server: asyncpg already took it back
+    except Exception:  # InterfaceError: closed by the server, asyncpg already took it back
         return False
 
 
