@@ -176,10 +176,11 @@ class PostgresBalanceStore(BalanceStore):
         # Server pids of pooled connections that ran SQL through transaction(); only those
         # need asyncpg's reset (one more round trip) before another caller gets them.
         self._used: set[int] = set()
-        # Connections a balance change finished with, kept checked out of the pool for the
-        # next caller: asyncpg's release (a shielded task, a timeout scope, the reset hook)
-        # costs more client CPU than the statement itself (benchmarks/db_bench.py). Every
-        # acquire takes from here first, so parked connections never starve the pool.
+        # Connections the store's own statements (a balance change, a read) finished with,
+        # kept checked out of the pool for the next caller: asyncpg's release (a shielded
+        # task, a timeout scope, the reset hook) costs more client CPU than the statement
+        # itself (benchmarks/db_bench.py). Every acquire takes from here first, so kept
+        # connections never starve the pool.
         self._parked: list[asyncpg.pool.PoolConnectionProxy[Any]] = []
         self._waiting = 0  # callers blocked in pool.acquire(): a finished change serves them
 
@@ -246,23 +247,8 @@ class PostgresBalanceStore(BalanceStore):
         self, uid: int, amt: int, sign: int, why: str, idem: str | None
     ) -> int:
         """See :meth:`BalanceStore._apply_change`: here one statement, one round trip."""
-        pool = self._live_pool()
         delta = sign * amt
-        conn = await self._acquire(pool)
-        try:
-            with self._translating():
-                row = await conn.fetchrow(_CHANGE_BY_SIGN[sign], amt, uid, delta, why, idem)
-        except BaseException:
-            # Broken or cancelled mid-statement: asyncpg's release waits out the cancel
-            # or terminates the connection (the pool reconnects on a later acquire).
-            with contextlib.suppress(Exception):
-                await pool.release(conn)
-            raise
-        if self._waiting or self._pool is not pool:
-            await pool.release(conn)  # someone waits in pool.acquire(), or we are closing
-        else:
-            self._parked.append(conn)
-        assert row is not None  # the statement always answers one row
+        (row,) = await self._one_statement(_CHANGE_BY_SIGN[sign], amt, uid, delta, why, idem)
         if row["first_user"] is not None:
             assert idem is not None
             return replayed(
@@ -273,6 +259,29 @@ class PostgresBalanceStore(BalanceStore):
         if row["after"] is None:  # only the conditional UPDATE can change nothing
             raise InsufficientFunds(uid, await self.get_user_balance_async(uid), amt)
         return int(row["after"])
+
+    async def _read(self, sql: str, *args: object) -> list[Row]:
+        """See :meth:`BalanceStore._read`: one statement, no BEGIN/COMMIT."""
+        return [dict(row) for row in await self._one_statement(sql, *args)]
+
+    async def _one_statement(self, sql: str, *args: object) -> list[asyncpg.Record]:
+        """Run one of the store's own statements (atomic alone) on a kept connection."""
+        pool = self._live_pool()
+        conn = await self._acquire(pool)
+        try:
+            with self._translating():
+                rows: list[asyncpg.Record] = await conn.fetch(sql, *args)
+        except BaseException:
+            # Broken or cancelled mid-statement: asyncpg's release waits out the cancel
+            # or terminates the connection (the pool reconnects on a later acquire).
+            with contextlib.suppress(Exception):
+                await pool.release(conn)
+            raise
+        if self._waiting or self._pool is not pool:
+            await pool.release(conn)  # someone waits in pool.acquire(), or we are closing
+        else:
+            self._parked.append(conn)
+        return rows
 
     def _live_pool(self) -> asyncpg.Pool[Any]:
         if self._pool is None:

@@ -331,9 +331,8 @@ class BalanceStore(abc.ABC):
 
         .. versionadded:: 0.1.0
         """
-        uid = check_user_id(user_id)
-        async with self.transaction() as tx:
-            return await self._balance(tx, uid)
+        rows = await self._read(_BALANCE, check_user_id(user_id))
+        return int(rows[0]["balance"]) if rows else 0
 
     async def set_user_balance_async(
         self, user_id: int, amount: int, *, reason: str = "set"
@@ -452,7 +451,7 @@ class BalanceStore(abc.ABC):
         """
         uid = check_user_id(user_id)
         count = check_amount(limit)
-        rows = await self.fetch_all(_HISTORY, uid, count)
+        rows = await self._read(_HISTORY, uid, count)
         return [
             LedgerEntry(
                 user_id=int(r["user_id"]),
@@ -466,6 +465,11 @@ class BalanceStore(abc.ABC):
         ]
 
     # -- internals ---------------------------------------------------------------------
+
+    async def _read(self, sql: str, *args: object) -> list[Row]:
+        """The rows of one of the store's own reads; a backend may run it outside BEGIN/COMMIT."""
+        async with self.transaction() as tx:
+            return await tx.fetch_all(sql, *args)
 
     async def _balance(self, tx: Transaction, uid: int, *, lock: bool = False) -> int:
         row = await tx.fetch_one(_BALANCE + (self._FOR_UPDATE if lock else ""), uid)
