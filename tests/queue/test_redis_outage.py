@@ -1,0 +1,113 @@
+"""The Redis queue when the link to its server fails: frozen, cut, down, a reply lost."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+from _queue_helpers import WAIT, QueueFactory, message, owns_all, wait_until
+from _redis_proxy import RedisProxy
+
+from safe_polling.queue import RedisQueue
+
+
+@pytest.fixture
+def backend() -> str:
+    return "redis"
+
+
+@pytest.fixture
+async def proxy(new_queue: QueueFactory, redis_url: str) -> AsyncIterator[RedisProxy]:
+    """A proxy to the test Redis; closed (every connection reset) before the queues are."""
+    proxy = RedisProxy(redis_url)
+    await proxy.start()
+    yield proxy
+    await proxy.aclose()
+
+
+async def test_a_stop_cancels_a_pump_stuck_on_a_server_that_stopped_answering(
+    new_queue: QueueFactory, proxy: RedisProxy
+) -> None:
+    # A socket timeout from the URL longer than the stop's budget (_BLOCK_MS + 5 s): the
+    # pump's read would wait a minute for an answer that never comes.
+    queue = await new_queue(via=proxy.url(socket_timeout=60))
+    await wait_until(lambda: owns_all(queue))
+    assert isinstance(queue, RedisQueue)
+    pump = queue._pump
+    assert pump is not None
+    proxy.freeze()
+    await wait_until(lambda: proxy.swallowed > 0)  # the pump waits for a lost answer now
+    # Waited on, not under a timeout: a timeout would cancel the pump through the stop.
+    stop = asyncio.create_task(queue._stop_pump())
+    done, _ = await asyncio.wait({stop}, timeout=WAIT)
+    assert stop in done  # the stop's budget, not the socket's minute
+    assert pump.cancelled()  # cancelled, and finished by the time the stop returns
+    await queue.abandon()
+
+
+async def test_a_stop_waits_for_a_read_answered_late_instead_of_cancelling_it(
+    new_queue: QueueFactory, proxy: RedisProxy
+) -> None:
+    # redis-py can hang when a blocking read is cancelled: on a server that answers, the
+    # stop lets the pump finish its read and cancels only a pump that is stuck.
+    queue = await new_queue(via=proxy.url())
+    await wait_until(lambda: owns_all(queue))
+    assert isinstance(queue, RedisQueue)
+    pump = queue._pump
+    assert pump is not None
+    proxy.hold()
+    await wait_until(lambda: proxy.held)  # the pump waits for the answer to its read
+    closing = asyncio.create_task(queue.aclose())
+    await wait_until(lambda: queue._stopping or queue._pump is None)  # the stop has begun
+    proxy.release()
+    await asyncio.wait_for(closing, WAIT)
+    assert pump.done()
+    assert not pump.cancelled()
+
+
+async def test_a_reply_lost_with_its_connection_is_read_again_without_a_delivery_counted(
+    new_queue: QueueFactory, proxy: RedisProxy, redis_url: str
+) -> None:
+    from redis.asyncio import Redis
+
+    queue = await new_queue(via=proxy.url(), partitions=1)
+    await wait_until(lambda: queue.owned())
+    assert isinstance(queue, RedisQueue)
+    proxy.lose_reply_with(b"lost-with-its-connection")
+    await queue.put([message(1, chat=3, text="lost-with-its-connection")])
+    client = Redis.from_url(redis_url, decode_responses=True)
+    try:
+        stream = queue._stream(0)
+
+        async def read_by_the_pump() -> bool:  # pending to the worker, its answer lost
+            return bool((await client.xpending(stream, "workers"))["pending"] == 1)
+
+        await wait_until(read_by_the_pump)
+        proxy.cut()  # the pump's read fails; the server still counts the entry as read
+        item = await queue.take(timeout=WAIT)
+        assert item is not None
+        # Its own pending entry, claimed again: the handler never saw it, no delivery counted.
+        assert (item.update_id, item.deliveries) == (1, 1)
+        await queue.ack(item)
+        assert (await client.xpending(stream, "workers"))["pending"] == 0
+    finally:
+        await client.aclose()
+
+
+async def test_a_server_that_is_down_is_retried_with_a_pause_and_the_queue_carries_on(
+    new_queue: QueueFactory, proxy: RedisProxy
+) -> None:
+    queue = await new_queue(via=proxy.url())
+    await wait_until(lambda: owns_all(queue))
+    proxy.go_down()
+    before = proxy.accepted
+    await asyncio.sleep(1.0)  # the window in which the retries are counted
+    # Each retry is one connection; they back off from 0.1 s to a third of the TTL
+    # (about 5 in this second). Without a pause the pump would try again at once.
+    assert 1 <= proxy.accepted - before <= 20
+    proxy.restore()
+    await queue.put([message(1, chat=3)])
+    item = await queue.take(timeout=WAIT)
+    assert item is not None
+    assert item.update_id == 1
