@@ -9,11 +9,12 @@ import pytest
 from _queue_helpers import WAIT, QueueFactory, message, owns_all, wait_until
 from _redis_proxy import RedisProxy
 
-from safe_polling.queue import RedisQueue
+from safe_polling.queue import QueueError, RedisQueue
 
 # How long a stop waits for the pump to finish its read before cancelling it: _BLOCK_MS
 # and 5 s (a bound on a timer, with slack for a loaded machine, not a speed claim).
 STOP_BUDGET = 5.1
+SOCKET_TIMEOUT = 5.0  # the client's, for a server that stops answering
 
 
 @pytest.fixture
@@ -121,3 +122,19 @@ async def test_a_server_that_is_down_is_retried_with_a_pause_and_the_queue_carri
     item = await queue.take(timeout=WAIT)
     assert item is not None
     assert item.update_id == 1
+
+
+async def test_a_call_on_a_server_that_stopped_answering_fails_after_the_socket_timeout(
+    new_queue: QueueFactory, proxy: RedisProxy
+) -> None:
+    queue = await new_queue(via=proxy.url())
+    await wait_until(lambda: owns_all(queue))
+    await queue.put([message(1, chat=3)])  # leaves a connection in the pool to use again
+    proxy.freeze()
+    appending = asyncio.create_task(queue.put([message(2, chat=3)]))
+    # The socket timeout (5 s) and some slack for a loaded machine, not a speed claim.
+    done, _ = await asyncio.wait({appending}, timeout=SOCKET_TIMEOUT + 2.5)
+    assert appending in done
+    error = appending.exception()
+    assert isinstance(error, QueueError)
+    assert str(error).endswith(": appending updates failed (TimeoutError)")
