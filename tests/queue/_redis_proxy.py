@@ -6,7 +6,8 @@ connections stay open), :meth:`RedisProxy.hold` (it answers late: replies wait f
 :meth:`RedisProxy.release`), :meth:`RedisProxy.cut` (every connection reset at once),
 :meth:`RedisProxy.go_down` (connections reset and refused until :meth:`restore`), and
 :meth:`RedisProxy.lose_reply_with` (the reply carrying some bytes never arrives, as when
-a connection dies after the server answered).
+a connection dies after the server answered), :meth:`RedisProxy.cut_request_before` (the
+connection dies in the middle of a pipeline: the server gets its first commands only).
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ class RedisProxy:
         self._frozen = False
         self._down = False
         self._lose: bytes | None = None
+        self._cut_before: tuple[bytes, int] | None = None
         self._holding = False
         self.held: list[tuple[asyncio.StreamWriter, bytes]] = []  # replies held back, in order
         self.accepted = 0  # connections the proxy accepted (each one a connection attempt)
@@ -91,6 +93,14 @@ class RedisProxy:
     def lose_reply_with(self, marker: bytes) -> None:
         """Lose the first reply that carries *marker*, and stall its connection."""
         self._lose = marker
+
+    def cut_request_before(self, command: bytes, occurrence: int = 1) -> None:
+        """Cut the next request that sends *command* (its *occurrence*-th) just before it.
+
+        The server gets the commands before it and then the end of the connection; the
+        client sees its connection fail.
+        """
+        self._cut_before = (command, occurrence)
 
     def restore(self) -> None:
         self._frozen = self._down = False
@@ -147,9 +157,30 @@ class RedisProxy:
                     link.stalled = True
                 if link.stalled:
                     continue
+                if not reply and self._cut_before is not None:
+                    at = _command_at(data, *self._cut_before)
+                    if at >= 0:
+                        self._cut_before = None
+                        sink.write(data[:at])
+                        await sink.drain()
+                        sink.close()  # the server reads what came first, then the end
+                        link.client.transport.abort()
+                        link.stalled = True
+                        continue
                 if reply and self._holding:
                     self.held.append((sink, data))
                     continue
                 sink.write(data)
                 await sink.drain()
         sink.transport.abort()
+
+
+def _command_at(data: bytes, command: bytes, occurrence: int) -> int:
+    """Where the *occurrence*-th *command* of a RESP request starts in *data*, or -1."""
+    name = b"$%d\r\n%s\r\n" % (len(command), command)
+    at = -1
+    for _ in range(occurrence):
+        at = data.find(name, at + 1)
+        if at < 0:
+            return -1
+    return data.rfind(b"*", 0, at)

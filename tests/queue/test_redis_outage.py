@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
-from _queue_helpers import WAIT, QueueFactory, message, owns_all, wait_until
+from _queue_helpers import WAIT, QueueFactory, drain, message, owns_all, wait_until
 from _redis_proxy import RedisProxy
 
 from safe_polling.queue import QueueError, RedisQueue
@@ -138,3 +138,58 @@ async def test_a_call_on_a_server_that_stopped_answering_fails_after_the_socket_
     error = appending.exception()
     assert isinstance(error, QueueError)
     assert str(error).endswith(": appending updates failed (TimeoutError)")
+
+
+async def test_a_put_cut_off_halfway_appends_nothing(
+    new_queue: QueueFactory, proxy: RedisProxy
+) -> None:
+    queue = await new_queue(via=proxy.url())
+    await wait_until(lambda: owns_all(queue))
+    updates = [message(1, chat=3), message(2, chat=3)]
+    proxy.cut_request_before(b"XADD", occurrence=2)  # the server gets the first append only
+    with pytest.raises(QueueError, match=r": appending updates failed \(ConnectionError\)$"):
+        await queue.put(updates)
+    # All or nothing: the poller puts them again, and none is handled twice.
+    assert (await queue.stats()).backlog == 0
+    await queue.put(updates)
+    assert [i.update_id for i in await drain(queue, 2)] == [1, 2]
+    assert (await queue.stats()).backlog == 0
+
+
+async def test_an_ack_cut_off_halfway_leaves_the_update_to_be_handled_again(
+    new_queue: QueueFactory, proxy: RedisProxy
+) -> None:
+    first = await new_queue(via=proxy.url())
+    await wait_until(lambda: owns_all(first))
+    await first.put([message(1, chat=3)])
+    item = await first.take(timeout=WAIT)
+    assert item is not None
+    proxy.cut_request_before(b"XDEL")  # acknowledged but not deleted, were it not one MULTI
+    with pytest.raises(QueueError, match=r": acknowledging updates failed \(ConnectionError\)$"):
+        await first.ack(item)
+    assert isinstance(first, RedisQueue)
+    await first.abandon()  # dies before acknowledging it again
+    second = await new_queue()
+    again = await second.take(timeout=WAIT)
+    assert again is not None
+    assert (again.update_id, again.deliveries) == (1, 2)
+    await second.ack(again)
+    assert (await second.stats()).backlog == 0
+
+
+async def test_a_dead_letter_cut_off_halfway_is_moved_once(
+    new_queue: QueueFactory, proxy: RedisProxy
+) -> None:
+    poison = message(1, chat=13)
+    first = await new_queue(max_deliveries=1)
+    await wait_until(lambda: owns_all(first))
+    await first.put([poison, message(2, chat=13)])
+    assert await first.take(timeout=WAIT) is not None
+    await first.aclose()  # leaves holding it
+    proxy.cut_request_before(b"XACK")  # copied to the dead letters, not yet acknowledged
+    second = await new_queue(via=proxy.url(), max_deliveries=1)
+    after = await second.take(timeout=WAIT)  # moved again after the error, then update 2
+    assert after is not None
+    assert (after.update_id, after.deliveries) == (2, 1)
+    assert isinstance(second, RedisQueue)
+    assert await second.dead_letters() == [poison]
