@@ -1,4 +1,5 @@
-"""The Redis queue when the link to its server fails: frozen, cut, down, a reply lost."""
+"""The Redis queue when the link to its server fails: frozen, late, cut, down, a reply lost,
+a pipeline cut in half."""
 
 from __future__ import annotations
 
