@@ -25,11 +25,12 @@ async def new_queue(backend: str, request: pytest.FixtureRequest) -> AsyncIterat
     broker = MemoryBroker(PARTITIONS)
     url = str(request.getfixturevalue("redis_url")) if backend == "redis" else ""
 
-    async def make(**options: Any) -> UpdateQueue:
+    async def make(*, via: str = "", **options: Any) -> UpdateQueue:
+        """*via*: another URL of the same Redis server (a proxy in front of it)."""
         options = {"partitions": PARTITIONS, "ownership_ttl": TTL, **options}
         queue: UpdateQueue
         if backend == "redis":
-            queue = RedisQueue(url, bot_id=TOKEN, name=name, **options)
+            queue = RedisQueue(via or url, bot_id=TOKEN, name=name, **options)
         else:
             queue = MemoryQueue(broker, **options)
         made.append(queue)

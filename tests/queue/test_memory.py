@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
+from _queue_helpers import TTL, wait_until
 
 from safe_polling.queue import MemoryBroker, MemoryQueue
 
@@ -30,3 +33,32 @@ async def test_leaving_hands_every_partition_over_and_stops_renewing() -> None:
     assert renewer.done()  # stopped by aclose itself, not left to stop later
     assert broker.owners == {}  # not left to expire: the next worker may claim them at once
     assert queue.worker not in broker.members
+
+
+async def test_a_worker_claims_free_partitions_up_to_its_share_only() -> None:
+    broker = MemoryBroker(6)
+    one, two, three = (MemoryQueue(broker, ownership_ttl=TTL) for _ in range(3))
+    try:
+        for queue in (one, two, three):
+            await queue.start()
+
+        async def owned() -> list[int]:
+            return [len(await queue.owned()) for queue in (two, three)]
+
+        await wait_until(lambda: _counts(one, two, three, expected=[2, 2, 2]))
+        await one.aclose()  # two partitions free, and a share of three for each of two
+        await wait_until(lambda: _all_owned(broker))
+        # The first to look claims one, not both: no worker ever holds more than its share.
+        assert await owned() == [3, 3]
+    finally:
+        for queue in (one, two, three):
+            await queue.aclose()
+
+
+async def _counts(*queues: MemoryQueue, expected: list[int]) -> bool:
+    return [len(await queue.owned()) for queue in queues] == expected
+
+
+def _all_owned(broker: MemoryBroker) -> bool:
+    now = time.monotonic()
+    return all(broker.owner(p, now) is not None for p in range(broker.partitions))

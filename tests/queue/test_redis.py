@@ -140,3 +140,34 @@ async def test_a_redis_that_lost_the_consumer_groups_gets_them_again(
     assert item is not None
     assert item.update_id == 1
     assert any("Update queue unavailable" in r.getMessage() for r in caplog.records)
+
+
+async def test_a_buffer_run_empty_is_read_again_at_once_not_after_the_idle_wait(
+    new_queue: QueueFactory, redis_url: str
+) -> None:
+    from redis.asyncio import Redis
+
+    # One partition: its buffer holds one update at a time, and taking it empties it.
+    queue = await new_queue(partitions=1)
+    await wait_until(lambda: queue.owned())
+    client = Redis.from_url(redis_url)
+    trips = []
+    try:
+        await client.ping()
+        for update_id in range(1, 6):
+            await queue.put([message(update_id, chat=3)])
+            # Counted in round trips to the server, not in seconds: woken when the last
+            # take emptied its buffer, the pump is already reading and gets the update
+            # within a few; left to its idle wait (_BLOCK_MS), it reads again only after
+            # a hundred or more.
+            count = 0
+            async with asyncio.timeout(WAIT):
+                while (item := await queue.take(timeout=0)) is None:
+                    await client.ping()
+                    count += 1
+            assert item.update_id == update_id
+            await queue.ack(item)
+            trips.append(count)
+    finally:
+        await client.aclose()
+    assert sum(trips[1:]) <= 40, trips  # the first one: the pump was reading already

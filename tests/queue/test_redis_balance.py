@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import time
 
 import pytest
-from _queue_helpers import PARTITIONS, QueueFactory, drain, message, owns_all, wait_until
+from _queue_helpers import PARTITIONS, WAIT, QueueFactory, drain, message, owns_all, wait_until
 
-from safe_polling.queue import UpdateQueue, partition_of
+from safe_polling.queue import RedisQueue, UpdateQueue, partition_of
 
 
 @pytest.fixture
@@ -82,3 +83,69 @@ async def test_workers_with_equal_backlogs_keep_their_partitions(
 
 def _renewed_since(since: float, *queues: UpdateQueue) -> bool:
     return all(q._last_rebalance > since for q in queues)  # type: ignore[attr-defined]
+
+
+async def test_a_worker_over_its_share_gives_back_idle_partitions_not_one_with_backlog(
+    new_queue: QueueFactory,
+) -> None:
+    one = await new_queue()
+    await wait_until(lambda: owns_all(one))
+    (chat,) = _chats_in(frozenset({0}), 1)
+    await one.put([message(1, chat), message(2, chat)])  # one busy partition: nobody asks for it
+    two = await new_queue()
+    await wait_until(lambda: _split(one, two))
+    # The lowest partitions go back first, but not the busy one: its chat stays where it is.
+    assert 0 in await one.owned()
+    assert [i.update_id for i in await drain(one, 2)] == [1, 2]
+
+
+async def test_a_partition_asked_for_is_handed_over_at_the_ack_of_its_update_in_flight(
+    new_queue: QueueFactory, redis_url: str
+) -> None:
+    from redis.asyncio import Redis
+
+    # A TTL far above the test's length: the ask (a key with that TTL) stays until the ack.
+    one, two = await _two_workers(functools.partial(new_queue, ownership_ttl=10.0))
+    mine = await one.owned()
+    asked_for, second, third = _chats_in(mine, 3)
+    partition = partition_of(message(1, asked_for), PARTITIONS)
+    await one.put([message(1, asked_for)])
+    in_flight = await one.take(timeout=WAIT)
+    assert in_flight is not None
+    assert in_flight.partition == partition
+    # Now its longest partition, 4 of one's 8: two (no backlog) asks for it.
+    await one.put(
+        [message(n, asked_for) for n in (2, 3, 4)]
+        + [message(n, second) for n in (5, 6, 7)]
+        + [message(8, third)]
+    )
+
+    async def given_back() -> bool:
+        return partition not in await one.owned()
+
+    await wait_until(given_back)
+    assert isinstance(one, RedisQueue)
+    assert isinstance(two, RedisQueue)
+    owner_key = f"{one._prefix}:o:{partition}"
+    client = Redis.from_url(redis_url, decode_responses=True)
+    try:
+        assert await client.get(f"{one._prefix}:w:{partition}") == two.worker
+        for _ in range(3):  # several balance periods while its update is in flight
+            since = time.monotonic()
+            await wait_until(lambda s=since: _renewed_since(s, one, two))  # type: ignore[misc]
+            # Still one's until the ack; the three others stay too: one holds its share,
+            # the partition it hands over does not count as a surplus to give back.
+            assert await client.get(owner_key) == one.worker
+            assert await one.owned() == mine - {partition}
+        await one.ack(in_flight)
+        # Handed over at the ack itself, not at one's next balancing.
+        assert await client.get(owner_key) == two.worker
+    finally:
+        await client.aclose()
+
+    async def taken_over() -> bool:
+        return partition in await two.owned()
+
+    await wait_until(taken_over)
+    got = await drain(two, 3)
+    assert [(i.update_id, i.deliveries) for i in got] == [(2, 1), (3, 1), (4, 1)]
