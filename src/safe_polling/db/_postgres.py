@@ -269,14 +269,17 @@ class PostgresBalanceStore(BalanceStore):
         pool = self._live_pool()
         conn = await self._acquire(pool)
         try:
-            with self._translating():
-                rows: list[asyncpg.Record] = await conn.fetch(sql, *args)
-        except BaseException:
+            rows: list[asyncpg.Record] = await conn.fetch(sql, *args)
+        except BaseException as exc:
             # Broken or cancelled mid-statement: asyncpg's release waits out the cancel
             # or terminates the connection (the pool reconnects on a later acquire).
             with contextlib.suppress(Exception):
                 await pool.release(conn)
-            raise
+            # As _translating() does; inline, as this path runs per balance change.
+            mapped = _translate(exc, self._target, self._secret)
+            if mapped is None:
+                raise
+            raise mapped from None
         if self._waiting or self._pool is not pool:
             await pool.release(conn)  # someone waits in pool.acquire(), or we are closing
         else:
