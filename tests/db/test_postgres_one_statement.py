@@ -124,3 +124,24 @@ async def test_a_kept_connection_the_server_closed_is_replaced_not_used(
             assert await store.add_user_balance_async(2, 1) == 11
     finally:
         await admin.close()
+
+
+async def test_kept_connections_go_back_to_the_pool_when_the_store_is_quiet(
+    pg_store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Kept forever, they would hold server connections a quiet bot does not need; back
+    # in the pool, its idle timeout closes them.
+    from safe_polling.db import _postgres
+
+    monkeypatch.setattr(_postgres, "_KEEP_IDLE", 0.2)
+    async with open_balance_store(pg_store_url) as store:
+        pool = store._pool  # type: ignore[attr-defined]
+        await asyncio.gather(*(store.add_user_balance_async(u, 5) for u in range(1, 4)))
+        opened = pool.get_size()
+        assert opened >= 1
+        assert pool.get_idle_size() < opened  # kept for the next change, out of the pool
+        async with asyncio.timeout(10):
+            while pool.get_idle_size() < opened:
+                await asyncio.sleep(0.05)
+        assert await store.subtract_user_balance_async(2, 1) == 4  # taken from the pool
+        assert await store.get_user_balance_async(3) == 5

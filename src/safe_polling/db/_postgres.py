@@ -32,6 +32,10 @@ from safe_polling.db._store import (
 if TYPE_CHECKING:
     import asyncpg
 
+# Seconds a connection kept after a statement waits for the next one before going back to
+# the pool (which closes it after its own idle timeout, 300 s).
+_KEEP_IDLE = 5.0
+
 
 # A balance change in ONE statement, one round trip instead of BEGIN, UPDATE, INSERT, COMMIT
 # (benchmarks/db_bench.py: 0.31-0.43x of pgbench running those, >= 1x in one statement). A
@@ -106,6 +110,14 @@ def _translate(exc: BaseException, target: str, secret: str | None) -> BaseExcep
     if isinstance(exc, asyncpg.PostgresError | asyncpg.InterfaceError):
         return QueryError(f"statement failed: {detail}")
     return None
+
+
+async def _release_all(
+    pool: asyncpg.Pool[Any], conns: list[asyncpg.pool.PoolConnectionProxy[Any]]
+) -> None:
+    for conn in conns:
+        with contextlib.suppress(Exception):  # a broken one is terminated by the pool
+            await pool.release(conn)
 
 
 def _still_open(conn: asyncpg.pool.PoolConnectionProxy[Any]) -> bool:
@@ -183,6 +195,11 @@ class PostgresBalanceStore(BalanceStore):
         # connections never starve the pool.
         self._parked: list[asyncpg.pool.PoolConnectionProxy[Any]] = []
         self._waiting = 0  # callers blocked in pool.acquire(): a finished change serves them
+        # After _KEEP_IDLE seconds without a statement they go back to the pool, whose own
+        # idle timeout closes them: a quiet bot holds no server connections.
+        self._last_parked = 0.0
+        self._idle_timer: asyncio.TimerHandle | None = None
+        self._returning: set[asyncio.Task[None]] = set()
 
     @contextmanager
     def _translating(self) -> Iterator[None]:
@@ -273,8 +290,7 @@ class PostgresBalanceStore(BalanceStore):
         except BaseException as exc:
             # Broken or cancelled mid-statement: asyncpg's release waits out the cancel
             # or terminates the connection (the pool reconnects on a later acquire).
-            with contextlib.suppress(Exception):
-                await pool.release(conn)
+            await _release_all(pool, [conn])
             # As _translating() does; inline, as this path runs per balance change.
             mapped = _translate(exc, self._target, self._secret)
             if mapped is None:
@@ -283,8 +299,31 @@ class PostgresBalanceStore(BalanceStore):
         if self._waiting or self._pool is not pool:
             await pool.release(conn)  # someone waits in pool.acquire(), or we are closing
         else:
-            self._parked.append(conn)
+            self._park(conn)
         return rows
+
+    def _park(self, conn: asyncpg.pool.PoolConnectionProxy[Any]) -> None:
+        self._parked.append(conn)
+        loop = asyncio.get_running_loop()
+        self._last_parked = loop.time()
+        if self._idle_timer is None:
+            self._idle_timer = loop.call_later(_KEEP_IDLE, self._return_idle)
+
+    def _return_idle(self) -> None:
+        """Give the kept connections back to the pool once no statement ran for a while."""
+        self._idle_timer = None
+        pool = self._pool
+        if pool is None or not self._parked:
+            return
+        loop = asyncio.get_running_loop()
+        quiet = loop.time() - self._last_parked
+        if quiet < _KEEP_IDLE:
+            self._idle_timer = loop.call_later(_KEEP_IDLE - quiet, self._return_idle)
+            return
+        parked, self._parked = self._parked, []
+        task = loop.create_task(_release_all(pool, parked))
+        self._returning.add(task)
+        task.add_done_callback(self._returning.discard)
 
     def _live_pool(self) -> asyncpg.Pool[Any]:
         if self._pool is None:
@@ -298,8 +337,7 @@ class PostgresBalanceStore(BalanceStore):
             if _still_open(conn):
                 return conn
             # Closed under us (a server restart): the pool replaces it on a later acquire.
-            with contextlib.suppress(Exception):
-                await pool.release(conn)
+            await _release_all(pool, [conn])
         self._waiting += 1
         try:
             with self._translating():  # acquire may (re)connect
@@ -332,10 +370,12 @@ class PostgresBalanceStore(BalanceStore):
         """See :meth:`BalanceStore.aclose`."""
         pool, self._pool = self._pool, None
         parked, self._parked = self._parked, []
+        if self._idle_timer is not None:
+            self._idle_timer.cancel()
+            self._idle_timer = None
         if pool is not None:
-            for conn in parked:  # close() waits for every checked-out connection
-                with contextlib.suppress(Exception):
-                    await pool.release(conn)
+            await _release_all(pool, parked)  # close() waits for every checked-out connection
+            await asyncio.gather(*self._returning, return_exceptions=True)
             try:
                 await asyncio.wait_for(pool.close(), self._connect_timeout)
             except (TimeoutError, OSError):
