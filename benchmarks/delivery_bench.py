@@ -40,7 +40,7 @@ from telegram import Update
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, MessageHandler, filters
 
 from safe_polling._delivery import DeliveryTracker, ProcessedUpdates
-from safe_polling._polling import _start, _stop
+from safe_polling._polling import start_guarded, stop_guarded
 from safe_polling.db import BalanceStore, open_balance_store
 from safe_polling.lease import bot_id_from_token
 from safe_polling.testing import FakeBotAPIClient, make_token, spawn_fake_bot_api
@@ -149,7 +149,7 @@ class Bench:
             assert app.updater is not None
             await app.updater.start_polling(timeout=10, drop_pending_updates=False)
             return
-        await _start(
+        await start_guarded(
             app,
             drop_updates=False,
             allowed_updates=None,
@@ -167,7 +167,7 @@ class Bench:
             await app.stop()
             await app.shutdown()
             return
-        await _stop(app, call_post_stop=False, delivery=tracker)
+        await stop_guarded(app, call_post_stop=False, delivery=tracker)
 
     async def check_recorded(self, tracker: DeliveryTracker, token: str) -> None:
         row = await tracker.processed.store.fetch_one(

@@ -22,8 +22,9 @@ too.
 The fake answers every Bot API call after a simulated round trip (``--latency``, default
 0 ms and 60 ms): metrics cost CPU per update and per getUpdates, which a slower network
 hides in wall time, so 0 ms is the case that shows them.
-Internals used: ``safe_polling._polling._start``/``_stop`` (the start path without signals
-and lease) and the module state of ``safe_polling._metrics`` (to turn metrics off).
+Internals used: ``safe_polling._polling.start_guarded``/``stop_guarded`` (the start path
+without signals and lease) and the module state of ``safe_polling._metrics`` (to turn
+metrics off).
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from telegram import Update
 from telegram.ext import ApplicationBuilder, ContextTypes, MessageHandler, filters
 
 from safe_polling import _metrics
-from safe_polling._polling import _start, _stop
+from safe_polling._polling import start_guarded, stop_guarded
 from safe_polling.testing import FakeBotAPIClient, make_token, spawn_fake_bot_api
 
 CONCURRENCY = 8
@@ -67,7 +68,7 @@ async def trial(fake: FakeBotAPIClient, n: int, metrics_on: bool) -> tuple[float
     application = app.concurrent_updates(CONCURRENCY).build()
     application.add_handler(MessageHandler(filters.TEXT, handle))
     started, cpu = time.perf_counter(), time.process_time()
-    await _start(
+    await start_guarded(
         application,
         drop_updates=False,
         allowed_updates=None,
@@ -79,7 +80,7 @@ async def trial(fake: FakeBotAPIClient, n: int, metrics_on: bool) -> tuple[float
         await asyncio.wait_for(done.wait(), 120)
         return time.perf_counter() - started, time.process_time() - cpu
     finally:
-        await _stop(application, call_post_stop=False)
+        await stop_guarded(application, call_post_stop=False)
         _metrics._metrics = real
 
 

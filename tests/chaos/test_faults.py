@@ -16,7 +16,7 @@ from telegram import Update
 from telegram.ext import ContextTypes, MessageHandler, filters
 
 from safe_polling._delivery import DeliveryTracker, ProcessedUpdates
-from safe_polling._polling import _start, _stop
+from safe_polling._polling import start_guarded, stop_guarded
 from safe_polling.db import BalanceStore, DatabaseUnavailable, open_balance_store
 from safe_polling.lease import bot_id_from_token
 from safe_polling.testing import FakeBotAPI
@@ -71,7 +71,7 @@ async def test_stop_with_the_database_down_does_not_crash_and_confirms_what_was_
         tracker = await tracker_on(store, bot_id_from_token(api.token))
         app = api.application_builder().concurrent_updates(4).build()
         app.add_handler(MessageHandler(filters.TEXT, handle))
-        await _start(
+        await start_guarded(
             app,
             drop_updates=False,
             allowed_updates=None,
@@ -86,7 +86,7 @@ async def test_stop_with_the_database_down_does_not_crash_and_confirms_what_was_
             await store.aclose()
             release.set()
         finally:
-            await _stop(app, call_post_stop=False, delivery=tracker)  # must not raise
+            await stop_guarded(app, call_post_stop=False, delivery=tracker)  # must not raise
         # Handled but not recorded (the database is down): confirming it is safe, since
         # a confirmed update is never delivered again, so no record is needed to skip it.
         assert api.stats.for_token(api.token).pending_count == 0
