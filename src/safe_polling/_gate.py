@@ -19,6 +19,7 @@ with a 409 "webhook is active" and the getUpdates gate deletes it then.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from typing import Any, Protocol
 
@@ -37,6 +38,7 @@ __all__ = [
     "install_gate",
     "remove_bootstrap_skip",
     "remove_gate",
+    "wait_for_get_updates_to_end",
 ]
 
 logger = logging.getLogger("safe_polling")
@@ -51,6 +53,8 @@ _WEBHOOK_ACTIVE = b"webhook is active"
 # A closed fence answers after a pause so the Updater's loop does not spin while
 # the supervisor is stopping it.
 _CLOSED_FENCE_PAUSE = 0.5
+# How long a stop waits for its cancelled long poll to close (it takes one loop turn).
+_CLOSE_WAIT = 2.0
 
 
 class Fence(Protocol):
@@ -112,6 +116,9 @@ class GetUpdatesGate(_Delegating):
         self._status = status
         self._delivery = delivery
         self.closed = False
+        self._calls = 0  # getUpdates calls on their way to Telegram
+        self._no_calls = asyncio.Event()
+        self._no_calls.set()
 
     async def do_request(
         self,
@@ -136,17 +143,24 @@ class GetUpdatesGate(_Delegating):
         if self._delivery is not None:
             await self._delivery.wait_for_room()
             request_data = _with_offset(request_data, self._delivery)
-        code, payload = await get_updates_call(
-            super().do_request(
-                url,
-                method,
-                request_data,
-                read_timeout=read_timeout,
-                write_timeout=write_timeout,
-                connect_timeout=connect_timeout,
-                pool_timeout=pool_timeout,
+        self._calls += 1
+        self._no_calls.clear()
+        try:
+            code, payload = await get_updates_call(
+                super().do_request(
+                    url,
+                    method,
+                    request_data,
+                    read_timeout=read_timeout,
+                    write_timeout=write_timeout,
+                    connect_timeout=connect_timeout,
+                    pool_timeout=pool_timeout,
+                )
             )
-        )
+        finally:
+            self._calls -= 1
+            if not self._calls:
+                self._no_calls.set()
         if code == 409 and _WEBHOOK_ACTIVE in payload:
             await self._delete_webhook(url)
         if code == 200 and self._status is not None:
@@ -156,6 +170,15 @@ class GetUpdatesGate(_Delegating):
             if ok:
                 payload = encode_updates(await self._delivery.accept(updates))
         return code, payload
+
+    async def calls_ended(self) -> None:
+        """Return once no getUpdates of this gate is on its way to Telegram.
+
+        ``Updater.stop()`` cancels its long poll without waiting for it: until the
+        cancellation has run, the request is open, and Telegram answers the next
+        leader's first getUpdates with 409 while it sees it.
+        """
+        await self._no_calls.wait()
 
     async def _delete_webhook(self, get_updates_url: str) -> None:
         """Delete a webhook set after the start looked; the next getUpdates then goes through."""
@@ -229,6 +252,19 @@ def install_gate(
     gate = GetUpdatesGate(updates_request, fence, status, delivery)
     bot._request = (gate, other_request)
     return gate
+
+
+async def wait_for_get_updates_to_end(bot: Any, timeout: float = _CLOSE_WAIT) -> None:
+    """Wait (at most *timeout* seconds) until *bot*'s gated getUpdates calls have ended.
+
+    Call it after ``Updater.stop()`` and before giving up the lease: the next leader's
+    first getUpdates must not find this one's still open.
+    """
+    gate = bot._request[0]
+    if isinstance(gate, GetUpdatesGate):
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout):
+                await gate.calls_ended()
 
 
 def install_bootstrap_skip(bot: Any) -> None:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 from telegram.error import InvalidToken
 
 from ._delivery import DeliveryTracker, ProcessedUpdates
+from ._gate import wait_for_get_updates_to_end
 from ._health import HealthServer, health_port_from_env
 from ._metrics import load_metrics
 from ._polling import AnyApplication, start_guarded, stop_guarded
@@ -540,6 +541,9 @@ class _Runner:
         updater = self.app.updater
         if updater is not None and updater.running:
             await updater.stop()  # the last getUpdates ends and confirms the offset
+        # Its cancelled long poll may still be open: the next leader's first getUpdates
+        # would end it with a 409.
+        await wait_for_get_updates_to_end(self.app.bot)
         if tracker is not None:
             try:
                 claimed = await tracker.claim_unrecorded(self.options.shutdown_timeout)

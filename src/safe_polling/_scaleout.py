@@ -33,7 +33,7 @@ from telegram import Update
 from ._batcher import Batcher
 from ._delivery import DeliveryTracker, ProcessedUpdates
 from ._errors import PollingErrorCallback
-from ._gate import install_gate, remove_gate
+from ._gate import install_gate, remove_gate, wait_for_get_updates_to_end
 from ._metrics import install_metering, queue_stats, remove_metering, updates_skipped
 from ._persistence import reload_conversations
 from ._polling import AnyApplication, claim_guard, delete_webhook_if_needed, release_guard
@@ -304,6 +304,8 @@ async def _poll_into_queue(run: ScaleOutRun) -> None:
     finally:
         if app.updater.running:
             await app.updater.stop()  # its last getUpdates confirms what was appended
+        # Its cancelled long poll may still be open: the next poller would meet a 409.
+        await wait_for_get_updates_to_end(app.bot)
         remove_gate(app.bot)
         release_guard(app)
         if lease is not None:

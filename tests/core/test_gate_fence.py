@@ -263,3 +263,30 @@ async def test_install_is_idempotent_and_remove_restores_the_request(bot: Bot) -
     assert bot._request[0] is original
     remove_gate(bot)  # no gate: nothing to undo
     assert bot._request[0] is original
+
+
+async def test_a_stop_waits_until_the_cancelled_long_poll_has_closed(
+    api: FakeBotAPI, bot: Bot
+) -> None:
+    # PTB's Updater.stop() cancels its long poll without awaiting it. Until the cancel has
+    # run, the request is open, and the next leader's first getUpdates meets a 409.
+    install_gate(bot)
+    try:
+        long_poll = asyncio.create_task(bot.get_updates(timeout=30))
+        async with asyncio.timeout(10):
+            while api.stats.current_get_updates < 1:
+                await asyncio.sleep(0.01)
+        long_poll.cancel()  # not awaited, as PTB does
+        async with asyncio.timeout(10):
+            await _gate.wait_for_get_updates_to_end(bot, timeout=30)
+        assert long_poll.done()  # its connection closed before we went on
+        async with asyncio.timeout(10):
+            while api.stats.current_get_updates:  # the server saw it close
+                await asyncio.sleep(0.01)
+        # With nothing in flight, it returns at once (and keeps doing so after a call).
+        await bot.get_updates(timeout=0)
+        async with asyncio.timeout(10):
+            await _gate.wait_for_get_updates_to_end(bot, timeout=30)
+        assert api.stats.for_token(api.token).conflicts_total == 0
+    finally:
+        remove_gate(bot)
