@@ -586,10 +586,9 @@ def _delivery_from_env() -> Delivery | None:
 
 async def _close_opened(opening: asyncio.Task[BalanceStore]) -> None:
     """Close the store *opening* opened, or stop it opening."""
-    if not opening.done():
-        opening.cancel()
-        await asyncio.wait([opening])
-    if not opening.cancelled() and opening.exception() is None:  # an error: reported, or moot
+    with contextlib.suppress(Exception):  # its error: reported already, or moot now
+        await cancel_and_wait(opening)
+    if not opening.cancelled() and opening.exception() is None:
         await opening.result().aclose()
 
 

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from safe_polling._batcher import Batcher
+from safe_polling._tasks import cancel_and_wait
 from safe_polling.lease._base import _host_name, bot_id_from_token
 from safe_polling.queue._base import (
     QueuedUpdate,
@@ -306,9 +307,7 @@ class RedisQueue(UpdateQueue):
         try:
             await asyncio.wait_for(asyncio.shield(self._pump), timeout=_BLOCK_MS / 1000 + 5.0)
         except TimeoutError:
-            self._pump.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._pump
+            await cancel_and_wait(self._pump)
         self._pump = None
         self._stopping = False
 
