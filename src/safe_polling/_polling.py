@@ -17,6 +17,7 @@ from ._gate import (
     install_gate,
     remove_bootstrap_skip,
     remove_gate,
+    wait_for_get_updates_to_end,
 )
 from ._metrics import install_metering, remove_metering
 from ._status import PollingStatus
@@ -247,8 +248,7 @@ async def stop_guarded(
     with a 409. It gets those updates again and skips them (they are recorded).
     """
     try:
-        if application.updater is not None and application.updater.running:
-            await application.updater.stop()  # stop fetching
+        await stop_fetching(application)
         if application.running:
             await application.stop()  # finish the updates in flight
             if delivery is not None:
@@ -265,6 +265,18 @@ async def stop_guarded(
             await application.shutdown()
         finally:
             release_guard(application)
+
+
+async def stop_fetching(application: AnyApplication) -> None:
+    """Stop PTB's polling; return once its last getUpdates has closed.
+
+    ``Updater.stop()`` confirms the offset but cancels its long poll without waiting for
+    it: until that cancel has run the request is open, and whoever polls next (the next
+    leader, or this process confirming what it handled) would end it with a 409.
+    """
+    if application.updater is not None and application.updater.running:
+        await application.updater.stop()
+    await wait_for_get_updates_to_end(application.bot)
 
 
 async def _record_on_stop(delivery: DeliveryTracker) -> None:

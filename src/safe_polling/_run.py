@@ -16,10 +16,9 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 from telegram.error import InvalidToken
 
 from ._delivery import DeliveryTracker, ProcessedUpdates
-from ._gate import wait_for_get_updates_to_end
 from ._health import HealthServer, health_port_from_env
 from ._metrics import load_metrics
-from ._polling import AnyApplication, start_guarded, stop_guarded
+from ._polling import AnyApplication, start_guarded, stop_fetching, stop_guarded
 from ._redaction import install_redaction
 from ._status import PollingStatus, Role
 from ._tasks import cancel_and_wait
@@ -538,12 +537,7 @@ class _Runner:
     async def _hand_over(self, tracker: DeliveryTracker | None) -> bool:
         """Stop fetching, claim what is not recorded, release the lease; False: not released."""
         assert self.lease is not None
-        updater = self.app.updater
-        if updater is not None and updater.running:
-            await updater.stop()  # the last getUpdates ends and confirms the offset
-        # Its cancelled long poll may still be open: the next leader's first getUpdates
-        # would end it with a 409.
-        await wait_for_get_updates_to_end(self.app.bot)
+        await stop_fetching(self.app)  # the last getUpdates has ended, the offset confirmed
         if tracker is not None:
             try:
                 claimed = await tracker.claim_unrecorded(self.options.shutdown_timeout)

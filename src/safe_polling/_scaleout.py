@@ -33,10 +33,16 @@ from telegram import Update
 from ._batcher import Batcher
 from ._delivery import DeliveryTracker, ProcessedUpdates
 from ._errors import PollingErrorCallback
-from ._gate import install_gate, remove_gate, wait_for_get_updates_to_end
+from ._gate import install_gate, remove_gate
 from ._metrics import install_metering, queue_stats, remove_metering, updates_skipped
 from ._persistence import reload_conversations
-from ._polling import AnyApplication, claim_guard, delete_webhook_if_needed, release_guard
+from ._polling import (
+    AnyApplication,
+    claim_guard,
+    delete_webhook_if_needed,
+    release_guard,
+    stop_fetching,
+)
 from ._status import PollingStatus
 from ._tasks import cancel_and_wait
 from .queue import partition_of_chat
@@ -302,10 +308,7 @@ async def _poll_into_queue(run: ScaleOutRun) -> None:
         elif await run.until_stopped(lease.wait_lost()):
             logger.warning("🛑 Lost the polling lease (%s): stopped polling", lease.describe())
     finally:
-        if app.updater.running:
-            await app.updater.stop()  # its last getUpdates confirms what was appended
-        # Its cancelled long poll may still be open: the next poller would meet a 409.
-        await wait_for_get_updates_to_end(app.bot)
+        await stop_fetching(app)  # its last getUpdates confirms what was appended
         remove_gate(app.bot)
         release_guard(app)
         if lease is not None:
