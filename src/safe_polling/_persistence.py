@@ -130,8 +130,10 @@ class DatabasePersistence(BasePersistence[dict[Any, Any], dict[Any, Any], dict[A
         return None if row is None else json.loads(str(row["data"]))
 
     async def _save(self, kind: str, item: str, data: Any) -> None:
+        await self._write(kind, item, _dump(data))
+
+    async def _write(self, kind: str, item: str, text: str) -> None:
         store = await self._ready()
-        text = _dump(data)
         await store.execute(_UPSERT, self.bot_id, kind, item, text)
         self._synced[kind, item] = text
 
@@ -149,9 +151,11 @@ class DatabasePersistence(BasePersistence[dict[Any, Any], dict[Any, Any], dict[A
         being overwritten by the older row.
         """
         synced = self._synced.get((kind, item))
-        if synced is not None and _dump(data) != synced:
-            await self._save(kind, item, data)
-            return
+        if synced is not None:
+            current = _dump(data)
+            if current != synced:
+                await self._write(kind, item, current)
+                return
         stored = await self._load_one(kind, item)
         _replace(data, stored)
         self._synced[kind, item] = _dump(data)
